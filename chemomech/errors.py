@@ -1,0 +1,19 @@
+"""Errors raised for user mistakes.
+
+Every user-facing mistake (a bad config key, an out-of-range value, a missing material,
+a malformed file) raises a subclass of `ChemomechError` whose message is one line naming
+the bad input and what is allowed. The command line prints that line and exits non-zero;
+it never shows a traceback for these.
+"""
+
+
+class ChemomechError(Exception):
+    """Base class of the errors that are the user's to fix."""
+
+
+class ConfigError(ChemomechError):
+    """A run configuration key is unknown, mistyped or out of range."""
+
+
+class MaterialError(ChemomechError):
+    """A material file is missing, malformed, or has an invalid value."""

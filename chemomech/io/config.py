@@ -1,0 +1,222 @@
+"""Run configuration (TOML): read, override, validate, fill defaults.
+
+The contract (README "Configuration"):
+
+    material = "nc91"               # a name under models/, or a path to a TOML file
+    [material_overrides]            # optional: any material key, dotted
+    "diffusivity.out_of_plane_ratio" = 1.0
+    [particle]
+    geometry = "sphere-1d"
+    radius_um = 2.0
+    cells = 100
+    [protocol]
+    kind = "cc-charge"
+    c_rate = 1.0
+    v_max = 4.5
+    cv_hold = false
+    [output]
+    snapshots = 20
+    [solver]
+    tolerance = 2e-4
+
+Keys carry their unit in the name. Unknown keys, wrong types and out-of-range values raise
+ConfigError with one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from chemomech.errors import ConfigError, MaterialError
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type, default (None = required), allowed range or
+    choices, and a description with units."""
+
+    kind: type
+    default: object
+    description: str
+    low: float | None = None  # exclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    at_least: float | None = None  # inclusive lower bound
+    choices: tuple | None = None
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "particle": {
+        "geometry": Key(str, "sphere-1d", "particle geometry", choices=("sphere-1d",)),
+        "radius_um": Key(float, 2.0, "particle radius [um]", low=0.0, high=100.0),
+        "cells": Key(int, 100, "radial finite-volume cells", at_least=3, high=100000),
+    },
+    "protocol": {
+        "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge",)),
+        "c_rate": Key(float, 1.0, "charge rate [1/h], 1C = 270 mAh/g in one hour", low=0.0, high=100.0),
+        "v_max": Key(float, 4.5, "upper cutoff voltage vs Li/Li+ [V]", low=0.0, high=6.0),
+        "cv_hold": Key(bool, False, "hold v_max after the CC part"),
+        "cv_end_c_rate": Key(float, 0.05, "CV hold ends when the current falls below this C-rate [1/h]", low=0.0, high=100.0),
+        "cv_max_h": Key(float, 10.0, "longest CV hold [h]", low=0.0, high=1000.0),
+    },
+    "output": {
+        "snapshots": Key(int, 20, "field snapshots kept, evenly in charge (the first is the initial state)", at_least=2, high=10000),
+    },
+    "solver": {
+        "tolerance": Key(float, 2e-4, "local error per time step in the Li fraction x [-]", low=0.0, high=0.1),
+        "max_step_fraction": Key(float, 0.005, "largest time step as a fraction of the nominal charge time 1/c_rate [-]", low=0.0, high=1.0),
+    },
+}
+TOP_LEVEL = ("material", "material_overrides", *SCHEMA)
+
+
+def read_config(source: str | Path | dict) -> tuple[dict, Path | None]:
+    """A config from a dict or a TOML file path; returns (raw dict, file path or None)."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source), None
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle), path
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: malformed TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not a UTF-8 text file") from None
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """Parse a command-line override "key=value". The value is read as a TOML value
+    (numbers, true/false, quoted strings, lists); anything else is taken as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. protocol.c_rate=0.1")
+    key, value = (part.strip() for part in text.split("=", 1))
+    if not key:
+        raise ConfigError(f"--set {text!r}: the key is empty")
+    try:
+        parsed = tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key, parsed
+
+
+def apply_assignments(raw: dict, assignments: list[str]) -> dict:
+    """Apply "section.key=value" overrides. material_overrides takes the rest of the
+    dotted key as a material key: material_overrides.diffusivity.out_of_plane_ratio=1."""
+    result = copy.deepcopy(raw)
+    for text in assignments:
+        key, value = parse_assignment(text)
+        section, _, rest = key.partition(".")
+        if not rest:
+            result[section] = value
+        else:
+            table = result.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {key}: {section!r} is not a table")
+            if section == "material_overrides":
+                table[rest] = value
+            else:
+                if "." in rest:
+                    raise ConfigError(f"--set {key}: unknown key; keys are section.key, e.g. particle.radius_um")
+                table[rest] = value
+    return result
+
+
+def _check_value(dotted: str, spec: Key, value):
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if spec.kind is float and not isinstance(value, float) or (
+        spec.kind is int and (not isinstance(value, int) or isinstance(value, bool))
+    ) or (spec.kind in (str, bool) and not isinstance(value, spec.kind)):
+        names = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
+        raise ConfigError(f"{dotted} = {value!r}: must be {names[spec.kind]} ({spec.description})")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(
+            f"{dotted} = {value!r}: not allowed; allowed: {', '.join(map(repr, spec.choices))}"
+        )
+    if spec.kind in (int, float):
+        if spec.low is not None and not value > spec.low:
+            raise ConfigError(f"{dotted} = {value!r}: must be > {spec.low:g} ({spec.description})")
+        if spec.at_least is not None and value < spec.at_least:
+            raise ConfigError(f"{dotted} = {value!r}: must be >= {spec.at_least:g} ({spec.description})")
+        if spec.high is not None and value > spec.high:
+            raise ConfigError(f"{dotted} = {value!r}: must be <= {spec.high:g} ({spec.description})")
+    return value
+
+
+def resolve_config(source: str | Path | dict, assignments: list[str] | None = None) -> dict:
+    """Read, override and validate a configuration; return it complete (defaults filled,
+    material loaded and checked, a material path made absolute). Checks that need the
+    material (v_max above the starting OCV) are done here, before anything runs."""
+    from chemomech.materials.material import load_material, material_path, models_directory
+
+    raw, path = read_config(source)
+    if assignments:
+        raw = apply_assignments(raw, assignments)
+
+    unknown = [k for k in raw if k not in TOP_LEVEL]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r}; allowed top-level keys: {', '.join(TOP_LEVEL)}")
+    if "material" not in raw:
+        raise ConfigError("missing key 'material'; give a name under models/ (e.g. \"nc91\") or a path to a TOML file")
+    material = raw["material"]
+    if not isinstance(material, str):
+        raise ConfigError(f"material = {material!r}: must be a string (a name under models/ or a path)")
+    overrides = raw.get("material_overrides", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError("material_overrides must be a table of dotted material keys")
+
+    resolved: dict = {}
+    try:
+        material_file = material_path(_relative_to(material, path))
+        mat = load_material(material_file, overrides)
+    except MaterialError as exc:
+        raise ConfigError(str(exc)) from None
+    shipped = material_file.resolve().parent == models_directory().resolve()
+    resolved["material"] = material_file.stem if shipped else str(material_file.resolve())
+    if overrides:
+        resolved["material_overrides"] = dict(overrides)
+
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{section} must be a table ([{section}])")
+        extra = [k for k in given if k not in keys]
+        if extra:
+            raise ConfigError(
+                f"unknown key '{section}.{extra[0]}'; allowed in [{section}]: {', '.join(keys)}"
+            )
+        resolved[section] = {
+            name: _check_value(f"{section}.{name}", spec, given.get(name, spec.default))
+            for name, spec in keys.items()
+        }
+
+    v_start = float(mat.ocv(mat.x_initial))
+    v_max = resolved["protocol"]["v_max"]
+    if v_max <= v_start:
+        raise ConfigError(
+            f"protocol.v_max = {v_max!r}: below the starting open-circuit voltage of "
+            f"{mat.name} ({v_start:.3f} V at x = {mat.x_initial}); allowed: v_max > {v_start:.3f}"
+        )
+    v_top = float(mat.ocv(0.0))
+    if v_max >= v_top:
+        raise ConfigError(
+            f"protocol.v_max = {v_max!r}: at or above the open-circuit voltage of the fully "
+            f"delithiated {mat.name} ({v_top:.3f} V); allowed: v_max < {v_top:.3f}"
+        )
+    return resolved
+
+
+def _relative_to(material: str, config_path: Path | None) -> str:
+    """A relative material path in a config file is taken relative to that file when the
+    file exists there; names and other paths are returned unchanged."""
+    candidate = Path(material)
+    is_path = candidate.suffix == ".toml" or candidate.parent != Path(".")
+    if is_path and config_path is not None and not candidate.is_absolute():
+        beside = config_path.parent / candidate
+        if beside.is_file():
+            return str(beside)
+    return material

@@ -1,0 +1,1 @@
+"""Synthetic measurements (operando XRD, SXDM, TXM-XANES): to be added."""
