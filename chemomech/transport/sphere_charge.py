@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
+from chemomech.errors import ConfigError
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import galvanostatic_current_density, thermal_voltage_2rt_f
@@ -170,9 +171,14 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
     specific = 3.0 / (material.density * mesh.radius)  # (C/kg) per (A/m2 * s)
 
     x = np.full(mesh.cells, material.x_initial)
-    times, voltages, currents, states, charges = [0.0], [stepper.voltage(x, i_cc)], [i_cc], [x], [0.0]
-    if voltages[0] >= protocol.v_max:
-        raise ValueError("the starting voltage is already above v_max")
+    # at t = 0 the surface holds x_initial (no gradient yet): V = U(x0) + eta(i, x0)
+    v_start = voltage_at(material.x_initial, i_cc, stepper.table, stepper.two_rt_f, stepper.ohmic, 0.0)
+    times, voltages, currents, states, charges = [0.0], [v_start], [i_cc], [x], [0.0]
+    if v_start >= protocol.v_max:
+        raise ConfigError(
+            f"protocol.v_max = {protocol.v_max:g}: the starting voltage {v_start:.3f} V (OCV plus overpotential at {protocol.c_rate:g}C) "
+            f"is already at or above it; allowed: v_max > {v_start:.3f}"
+        )
 
     hold = False
     cv_start = 0.0
@@ -218,7 +224,7 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
                 dt, x_new, current = _locate_event(
                     stepper, x, dt, False, voltage_event, protocol.v_max
                 )
-                v_new = protocol.v_max
+                v_new = stepper.voltage(x_new, current)
                 if protocol.cv_hold:
                     hold, cv_start = True, t + dt
                 else:
@@ -226,9 +232,10 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
             elif x_new[-1] <= 1e-4:
                 end_reason = "surface delithiated"
         else:
-            v_new = protocol.v_max
+            v_new = stepper.voltage(x_new, current)
             if current <= i_end:
                 dt, x_new, current = _locate_event(stepper, x, dt, True, current_event, i_end)
+                v_new = stepper.voltage(x_new, current)
                 end_reason = "cv current below end value"
             elif t + dt >= cv_start + protocol.cv_max_h * 3600.0 * (1 - 1e-12):
                 end_reason = "cv time limit"

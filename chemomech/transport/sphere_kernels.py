@@ -84,24 +84,46 @@ def voltage_at(x_cell, current_density, table, two_rt_f, ohmic_length_over_sigma
 def potentiostatic_current(x_cell, voltage, table, two_rt_f, ohmic_length_over_sigma,
                            half_dr_flux_per_current):
     """Current density i [A/m2] that holds the cell at `voltage` when the outer cell holds
-    x_cell: solves voltage_at(x_cell, i) = V for i by the secant method."""
+    x_cell: the root of g(i) = voltage_at(x_cell, i) - V. g rises monotonically with i
+    (U(x_R) rises as x_R falls, eta and the ohmic drop rise with i), so the root is
+    bracketed by doubling and found by Illinois false position to 1e-12 V."""
     u, _ = table_lookup(table, TABLE_U, x_cell)
     i0, _ = table_lookup(table, TABLE_I0, x_cell)
-    # start from the answer without surface extrapolation and ohmic drop
-    i_a = 2.0 * max(i0, 1e-30) * np.sinh((voltage - u) / two_rt_f)
-    g_a = voltage_at(x_cell, i_a, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
-    i_b = 0.9 * i_a
-    g_b = voltage_at(x_cell, i_b, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
-    for _ in range(60):
-        if g_b == g_a:
+    # the answer without surface extrapolation and ohmic drop sets the bracket's scale
+    scale = max(abs(2.0 * max(i0, 1e-30) * np.sinh((voltage - u) / two_rt_f)), 1e-12)
+    lo, hi = -scale, scale
+    g_lo = voltage_at(x_cell, lo, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
+    g_hi = voltage_at(x_cell, hi, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
+    for _ in range(200):
+        if g_lo <= 0.0:
             break
-        i_c = i_b - g_b * (i_b - i_a) / (g_b - g_a)
-        i_a, g_a = i_b, g_b
-        i_b = i_c
-        g_b = voltage_at(x_cell, i_b, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
-        if abs(g_b) < 1e-13:
+        lo *= 2.0
+        g_lo = voltage_at(x_cell, lo, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
+    for _ in range(200):
+        if g_hi >= 0.0:
             break
-    return i_b
+        hi *= 2.0
+        g_hi = voltage_at(x_cell, hi, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
+    side = 0
+    current = 0.5 * (lo + hi)
+    for _ in range(200):
+        current = (lo * g_hi - hi * g_lo) / (g_hi - g_lo) if g_hi != g_lo else 0.5 * (lo + hi)
+        if not lo < current < hi:
+            current = 0.5 * (lo + hi)
+        g = voltage_at(x_cell, current, table, two_rt_f, ohmic_length_over_sigma, half_dr_flux_per_current) - voltage
+        if abs(g) < 1e-12 or hi - lo <= 1e-15 * abs(current):
+            break
+        if g > 0.0:
+            hi, g_hi = current, g
+            if side == -1:
+                g_lo *= 0.5
+            side = -1
+        else:
+            lo, g_lo = current, g
+            if side == 1:
+                g_hi *= 0.5
+            side = 1
+    return current
 
 
 @njit(cache=True)
