@@ -17,3 +17,8 @@ class ConfigError(ChemomechError):
 
 class MaterialError(ChemomechError):
     """A material file is missing, malformed, or has an invalid value."""
+
+
+class SolverError(ChemomechError):
+    """The numerical solution broke down (e.g. the time step fell below its floor); the
+    message says which run settings to change."""

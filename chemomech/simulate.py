@@ -151,7 +151,7 @@ def simulate(config: dict | str | Path, progress: bool = False) -> xr.Dataset:
         },
         coords={
             "time": ("time", solution.time, {"units": "s"}),
-            "snapshot": ("snapshot", np.arange(output["snapshots"])),
+            "snapshot": ("snapshot", np.arange(output["snapshots"]), {"units": "1", "long_name": "snapshot index, 0 = initial state"}),
             "snapshot_time": ("snapshot", t_snap, {"units": "s"}),
             "r": ("r", mesh.centres, {"units": "m", "long_name": "radius of the cell centre"}),
         },

@@ -15,6 +15,7 @@ from pathlib import Path
 from chemomech.errors import ChemomechError
 
 EXIT_USER_ERROR = 2
+EXIT_OS_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     except ChemomechError as exc:
         print(f"chemomech: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:
+        print(f"chemomech: error: {exc.strerror or exc} ({exc.filename or 'file system'})", file=sys.stderr)
+        return EXIT_OS_ERROR
     except KeyboardInterrupt:
         print("chemomech: interrupted; no output written", file=sys.stderr)
         return EXIT_INTERRUPTED

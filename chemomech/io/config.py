@@ -168,6 +168,7 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     overrides = raw.get("material_overrides", {})
     if not isinstance(overrides, dict):
         raise ConfigError("material_overrides must be a table of dotted material keys")
+    overrides = flatten_keys(overrides)
 
     resolved: dict = {}
     try:
@@ -208,6 +209,19 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             f"delithiated {mat.name} ({v_top:.3f} V); allowed: v_max < {v_top:.3f}"
         )
     return resolved
+
+
+def flatten_keys(table: dict, prefix: str = "") -> dict:
+    """{"diffusivity": {"out_of_plane_ratio": 1}} -> {"diffusivity.out_of_plane_ratio": 1}:
+    TOML reads an unquoted dotted key as nested tables; both spellings mean the same."""
+    flat = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_keys(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def _relative_to(material: str, config_path: Path | None) -> str:

@@ -12,6 +12,7 @@ only with force=True.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,6 +34,12 @@ def check_output_directory(out_dir: str | Path, force: bool) -> Path:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _jsonable(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
@@ -46,6 +53,7 @@ def write_run_directory(out_dir: str | Path, config: dict, ds: xr.Dataset, summa
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are shared
         (staging / "config.toml").write_text(tomli_w.dumps(config))
         ds.to_netcdf(staging / "result.nc", engine="h5netcdf")
         (staging / "summary.json").write_text(

@@ -91,8 +91,9 @@ def apply_overrides(raw: dict, overrides: dict, origin: str) -> dict:
             node = node[part]
         leaf = parts[-1]
         if leaf not in node or isinstance(node[leaf], dict):
+            prefix = "".join(f"{p}." for p in parts[:-1])
             allowed = ", ".join(
-                f"{'.'.join(parts[:-1])}.{k}" for k, v in node.items() if not isinstance(v, dict)
+                f"{prefix}{k}" + (".<key>" if isinstance(v, dict) else "") for k, v in node.items()
             )
             raise MaterialError(
                 f"material_overrides: {dotted!r} is not a key of {origin}; allowed here: {allowed}"

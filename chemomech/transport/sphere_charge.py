@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
-from chemomech.errors import ConfigError
+from chemomech.errors import ConfigError, SolverError
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import galvanostatic_current_density, thermal_voltage_2rt_f
@@ -205,7 +205,10 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
             rejected += 1
             dt *= 0.25
             if dt < 1e-12 * t_nominal:
-                raise RuntimeError("time step underflow: the Newton iteration does not converge")
+                raise SolverError(
+                    f"time step fell below {1e-12 * t_nominal:.2e} s at t = {t:.1f} s: the Newton "
+                    "iteration does not converge; try more particle.cells or a smaller solver.tolerance"
+                )
             continue
         if x_prev is not None:
             predicted = x + dt * (x - x_prev) / dt_prev
