@@ -14,8 +14,10 @@ U(x_s) + (2RT/F) asinh(i/(2 i0(x_s))) + i L/sigma = V is solved for i at every i
 
 Material functions enter as tables sampled on a uniform grid of x in [0, 1] (rows:
 D [m2/s], U [V], i0 [A/m2]) and are interpolated linearly; the tables are built from the
-material's smooth interpolants with 4001 points, so the table error (~1e-7 relative) is far
-below the discretisation error.
+material's smooth interpolants with 4001 points. The table error is ~1e-7 relative over
+most of the range and at most ~2e-5 relative in D and i0 and ~4e-6 V in U next to the
+material tables' own nodes (measured against the material functions), below the
+discretisation error of the default mesh and tolerance.
 """
 
 from __future__ import annotations
