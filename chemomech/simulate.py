@@ -164,7 +164,7 @@ def simulate(config: dict | str | Path, progress: bool = False) -> xr.Dataset:
             "material": material.name,
             "geometry": particle["geometry"],
             "config": tomli_w.dumps(cfg),
-            **{k: v for k, v in summary.items()},
+            **summary,
         }
     )
     return ds

@@ -8,8 +8,8 @@ with status 2, leaving no output directory behind.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import tomllib
 from pathlib import Path
 
 from chemomech.errors import ChemomechError
@@ -51,10 +51,7 @@ def _plot(args) -> int:
             raise ChemomechError(f"{run!r} is not a run directory (no result.nc inside)")
         with xr.open_dataset(result, engine="h5netcdf") as ds:
             ds = ds.load()
-        config = ds.attrs["config"]
-        import tomllib
-
-        c_rate = tomllib.loads(config)["protocol"]["c_rate"]
+        c_rate = tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"]
         label = f"{ds.attrs['material']} {_rate_label(c_rate)}"
         results[label] = ds
     path = plot_voltage_vs_soc(results, args.out)

@@ -126,11 +126,14 @@ def apply_assignments(raw: dict, assignments: list[str]) -> dict:
 
 
 def _check_value(dotted: str, spec: Key, value):
-    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+    is_bool = isinstance(value, bool)  # bool is a subclass of int in Python
+    if spec.kind is float and isinstance(value, int) and not is_bool:
         value = float(value)
-    if spec.kind is float and not isinstance(value, float) or (
-        spec.kind is int and (not isinstance(value, int) or isinstance(value, bool))
-    ) or (spec.kind in (str, bool) and not isinstance(value, spec.kind)):
+    if spec.kind is bool:
+        type_ok = is_bool
+    else:
+        type_ok = isinstance(value, spec.kind) and not is_bool
+    if not type_ok:
         names = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
         raise ConfigError(f"{dotted} = {value!r}: must be {names[spec.kind]} ({spec.description})")
     if spec.choices is not None and value not in spec.choices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -36,6 +37,5 @@ def plot_voltage_vs_soc(results: dict[str, xr.Dataset], path: str | Path) -> Pat
 
 
 def _c_rate(ds: xr.Dataset) -> float:
-    import tomllib
-
+    """The C-rate of a run, from the resolved configuration stored in its attrs."""
     return float(tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"])
