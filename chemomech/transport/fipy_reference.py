@@ -68,12 +68,11 @@ from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import galvanostatic_current_density, thermal_voltage_2rt_f
-from chemomech.transport.sphere_charge import ChargeProtocol, SphereSolution
+from chemomech.transport.sphere_charge import SURFACE_DELITHIATED, ChargeProtocol, SphereSolution
 
 SWEEP_RESIDUAL_TOL = 1e-10  # max residual per cell, in units of x [-]
 MAX_SWEEPS = 50
 LU_TOLERANCE = 1e-14  # relative to |b|: one LU solve plus at most a few refinements
-SURFACE_DELITHIATED = 1e-4  # same end condition as the default driver
 
 
 def _fipy_mesh(mesh: SphereMesh, cell_volumes: str):
@@ -133,10 +132,11 @@ def charge_sphere_fipy(material: Material, mesh: SphereMesh, protocol: ChargePro
     specific = 3.0 / (material.density * radius)  # (C/kg) per (A/m2 * s)
     dt = 3600.0 / (protocol.c_rate * steps_per_hour)  # s
 
-    def voltage(x_outer):
-        """V [V] from the outer cell value, with the surface extrapolation."""
+    def voltage(x_outer, extrapolate=True):
+        """V [V] from the outer cell value, with the surface extrapolation (none at t = 0,
+        when the state is uniform and the surface holds x_initial, as in the default)."""
         d = float(material.diffusivity_orientation_average(x_outer))
-        x_s = min(max(x_outer - 0.5 * dr * n_s / d, 0.0), 1.0)
+        x_s = min(max(x_outer - 0.5 * dr * n_s / d * extrapolate, 0.0), 1.0)
         i0 = max(float(material.exchange_current(x_s)), 1e-30)
         return float(material.ocv(x_s) + two_rt_f * np.arcsinh(i_cc / (2.0 * i0)) + i_cc * ohmic)
 
@@ -158,7 +158,7 @@ def charge_sphere_fipy(material: Material, mesh: SphereMesh, protocol: ChargePro
 
     x0 = np.array(x.value, dtype=float)
     t, charge = 0.0, 0.0
-    v_old = voltage(x0[-1])
+    v_old = voltage(x0[-1], extrapolate=False)
     if v_old >= protocol.v_max:
         raise ValueError("the starting voltage is already above v_max")
     times, voltages, states, charges = [0.0], [v_old], [x0], [0.0]

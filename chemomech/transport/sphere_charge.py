@@ -31,13 +31,13 @@ from chemomech.transport.sphere_kernels import (
     TABLE_I0,
     TABLE_U,
     implicit_step,
-    surface_x,
     voltage_at,
 )
 
 TABLE_POINTS = 4001
 NEWTON_TOL = 1e-12
 NEWTON_MAX_ITERATIONS = 30
+SURFACE_DELITHIATED = 1e-4  # the charge ends if the outer cell's x falls to this [-]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,6 @@ class _Stepper:
 
     def __init__(self, material: Material, mesh: SphereMesh, protocol: ChargeProtocol,
                  temperature: float):
-        self.mesh = mesh
         self.volumes = mesh.volumes
         self.areas = mesh.face_areas
         self.dr = mesh.spacing
@@ -117,8 +116,6 @@ class _Stepper:
         return voltage_at(x[-1], current, self.table, self.two_rt_f, self.ohmic,
                           0.5 * self.dr * self.flux_per_current)
 
-    def surface(self, x, current):
-        return surface_x(x[-1], current, self.table, 0.5 * self.dr * self.flux_per_current)
 
 
 def _locate_event(stepper, x, dt, hold_voltage, event, target):
@@ -176,8 +173,9 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
     times, voltages, currents, states, charges = [0.0], [v_start], [i_cc], [x], [0.0]
     if v_start >= protocol.v_max:
         raise ConfigError(
-            f"protocol.v_max = {protocol.v_max:g}: the starting voltage {v_start:.3f} V (OCV plus overpotential at {protocol.c_rate:g}C) "
-            f"is already at or above it; allowed: v_max > {v_start:.3f}"
+            f"protocol.v_max = {protocol.v_max:g}: the starting voltage {v_start:.3f} V "
+            f"(OCV plus overpotential at {protocol.c_rate:g}C) is already at or above it; "
+            f"allowed: v_max > {v_start:.3f}"
         )
 
     hold = False
@@ -232,7 +230,7 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
                     hold, cv_start = True, t + dt
                 else:
                     end_reason = "v_max"
-            elif x_new[-1] <= 1e-4:
+            elif x_new[-1] <= SURFACE_DELITHIATED:
                 end_reason = "surface delithiated"
         else:
             v_new = stepper.voltage(x_new, current)
