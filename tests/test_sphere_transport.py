@@ -249,7 +249,7 @@ def test_li_conservation_for_random_monotone_diffusivity(log10_d, increasing, c_
     assert sol.charge_removed[-1] == pytest.approx(expected, rel=1e-12)
     # a site fraction
     assert np.all(sol.states >= 0.0) and np.all(sol.states <= 1.0)
-    # the run ends at the cutoff, located to 1e-6 * v_max = 4.3e-6 V (_locate_event) < 1e-5
+    # the run ends at the cutoff, located to 1e-6 * v_max = 4.3e-6 V (time_stepping.locate_event) < 1e-5
     assert sol.end_reason == "v_max"
     assert abs(sol.voltage[-1] - V_MAX) < 1e-5
     v_end = cell_voltage(material, mesh, sol.states[-1][-1], sol.current_density[-1])
@@ -284,7 +284,7 @@ def test_cv_hold(cells):
     assert abs(v_cc - V_MAX) < 1e-5
     # at fixed voltage the surface keeps emptying, so the current decays monotonically
     assert np.all(np.diff(sol.current_density[k_cc:]) < 0)
-    # end value 0.05C, located to 1e-6 relative by _locate_event; 1e-5 allowed
+    # end value 0.05C, located to 1e-6 relative by time_stepping.locate_event; 1e-5 allowed
     assert sol.current_density[-1] == pytest.approx(0.05 * i_cc, rel=1e-5)
     # Li balance (conservation, as in the property test)
     assert sol.li_balance_error < 1e-9
