@@ -1,0 +1,345 @@
+"""Galvanostatic charge of a voxel particle: anisotropic diffusion in every grain, one
+electrode potential for the whole surface.
+
+Equations and discretisation: voxel_kernels. This module builds the voxel connectivity
+of a particle, binds the kernels into a backward-Euler step and runs the protocol with
+time_stepping.integrate_charge.
+
+Which faces react. Every face between a solid voxel and the void is particle surface in
+the electrolyte. In a polycrystal, the secondary particle's grain boundaries are taken as
+electrolyte-filled (the porous secondary particle of a real polycrystal is infiltrated
+through its pores and open boundaries): a face between two grains is a reacting surface
+for both grains, and there is no solid-state flux across it. Each grain is then lithiated
+from its own boundary, with the anisotropic D of its own orientation, and all grains share
+the one electrode potential. Faces next to the void carry the staircase area weight of
+geometry.voxel.surface_area_weights (so the total reacting area is that of the smooth
+surface); grain-boundary faces count their full voxel-face area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
+from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_weights
+from chemomech.materials.material import Material
+from chemomech.transport.kinetics import thermal_voltage_2rt_f
+from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U
+from chemomech.transport.time_stepping import ChargeProtocol, SolverOptions, integrate_charge
+from chemomech.transport.voxel_kernels import (
+    bicgstab,
+    cell_gradients,
+    diffusion_divergence,
+    electrode_potential,
+    face_coefficients,
+    jacobian_diagonal,
+    surface_currents,
+    surface_rates,
+)
+
+TABLE_POINTS = 4001
+NEWTON_TOL = 1e-7          # largest Newton update of x that ends the iteration [-]
+NEWTON_MAX_ITERATIONS = 25
+LINEAR_REL_TOL = 1e-3      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
+LINEAR_MAX_ITERATIONS = 2000
+SURFACE_DELITHIATED = 1e-4  # the charge ends if a surface voxel's x falls to this [-]
+STEPS = ((0, -1), (0, 1), (1, -1), (1, 1), (2, -1), (2, 1))  # direction k: (grid axis, step)
+
+
+@dataclass(frozen=True)
+class VoxelConnectivity:
+    """Solid voxels in C order and how they connect.
+
+    cells: flat grid index of each solid voxel (N,); grain: its grain (N,);
+    nbr: (N, 6) neighbour in directions -z, +z, -y, +y, -x, +x, or -1 where the face is a
+    reacting surface (void or another grain);
+    face_cell, face_direction: the reacting faces; face_weight: their area weight [-];
+    face_on_boundary: True for faces between grains (grain boundaries)."""
+
+    cells: np.ndarray
+    grain: np.ndarray
+    nbr: np.ndarray
+    face_cell: np.ndarray
+    face_direction: np.ndarray
+    face_weight: np.ndarray
+    face_on_boundary: np.ndarray
+
+
+def voxel_connectivity(particle: VoxelParticle) -> VoxelConnectivity:
+    """Neighbour table and reacting faces of a voxel particle (vectorised)."""
+    grain_grid = particle.grain
+    shape = grain_grid.shape
+    mask = grain_grid >= 0
+    index = np.full(shape, -1, dtype=np.int64)
+    index[mask] = np.arange(int(mask.sum()))
+    position = np.nonzero(mask)
+    grain = grain_grid[mask].astype(np.int64)
+    nbr = np.full((grain.size, 6), -1, dtype=np.int64)
+    neighbour_solid = np.zeros((grain.size, 6), dtype=bool)
+    for k, (axis, step) in enumerate(STEPS):
+        moved = [p.copy() for p in position]
+        moved[axis] += step
+        inside = (moved[axis] >= 0) & (moved[axis] < shape[axis])
+        neighbour = np.full(grain.size, -1, dtype=np.int64)
+        neighbour[inside] = index[tuple(p[inside] for p in moved)]
+        solid = neighbour >= 0
+        same_grain = solid.copy()
+        same_grain[solid] = grain[neighbour[solid]] == grain[solid]
+        nbr[:, k] = np.where(same_grain, neighbour, -1)
+        neighbour_solid[:, k] = solid
+    face_cell, face_direction = np.nonzero(nbr < 0)
+    on_boundary = neighbour_solid[face_cell, face_direction]
+    weight = np.ones(face_cell.size)
+    to_void = ~on_boundary
+    flat_cells = np.flatnonzero(mask.ravel())
+    weight[to_void] = surface_area_weights(
+        mask, SurfaceFaces(flat_cells[face_cell[to_void]], face_direction[to_void]))
+    return VoxelConnectivity(
+        cells=flat_cells, grain=grain, nbr=nbr, face_cell=face_cell.astype(np.int64),
+        face_direction=face_direction.astype(np.int64), face_weight=weight,
+        face_on_boundary=on_boundary,
+    )
+
+
+def diffusivity_tensors(material: Material, rotations: np.ndarray) -> np.ndarray:
+    """M = R diag(1, 1, D_c/D_ab) R^T per grain, in grid-axis order (z, y, x) [-]; the
+    diffusivity tensor of a grain is D_ab(x) M."""
+    crystal = np.diag([1.0, 1.0, material.out_of_plane_ratio])
+    lab = np.einsum("gip,pq,gjq->gij", rotations, crystal, rotations)  # components x, y, z
+    return np.ascontiguousarray(lab[:, ::-1, ::-1])
+
+
+def voxel_tables(material: Material, points: int = TABLE_POINTS) -> np.ndarray:
+    """Rows D_ab(x) [m2/s] (in-plane), U(x) [V], i0(x) [A/m2] on x = linspace(0, 1, points)."""
+    x = np.linspace(0.0, 1.0, points)
+    table = np.empty((3, points))
+    table[TABLE_D] = material.diffusivity(x)
+    table[TABLE_U] = material.ocv(x)
+    table[TABLE_I0] = material.exchange_current(x)
+    return table
+
+
+@dataclass
+class VoxelSolution:
+    """States at every accepted step (float32 copies), over the solid voxels `cells`.
+
+    time [s], voltage [V], current_density [A/m2] (mean over the reacting area, positive
+    on charge), charge_removed [C/kg]; newton_iterations and linear_iterations count the
+    work of the accepted and rejected steps together."""
+
+    particle: VoxelParticle
+    connectivity: VoxelConnectivity
+    time: np.ndarray
+    voltage: np.ndarray
+    current_density: np.ndarray
+    states: list
+    charge_removed: np.ndarray
+    end_reason: str
+    rejected_steps: int
+    li_balance_error: float
+    reacting_area: float
+    newton_iterations: int
+    linear_iterations: int
+    final_state: np.ndarray
+    face_current_end: np.ndarray
+
+    def field(self, state: np.ndarray) -> np.ndarray:
+        """A per-voxel state on the (z, y, x) grid, NaN outside the particle."""
+        grid = np.full(self.particle.grain.size, np.nan)
+        grid[self.connectivity.cells] = state
+        return grid.reshape(self.particle.grain.shape)
+
+
+class _VoxelStepper:
+    """Backward-Euler step of the voxel particle for time_stepping.integrate_charge."""
+
+    def __init__(self, material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
+                 temperature: float):
+        self.connectivity = voxel_connectivity(particle)
+        con = self.connectivity
+        self.h = particle.voxel_size
+        self.volume = self.h**3
+        self.n = con.cells.size
+        self.table = voxel_tables(material)
+        self.tensors = diffusivity_tensors(material, particle.rotations)
+        self.two_rt_f = thermal_voltage_2rt_f(temperature)
+        self.c_max = material.c_max
+        self.flux_per_current = 1.0 / (FARADAY * material.c_max)
+        self.face_area = con.face_weight * self.h**2
+        self.reacting_area = float(self.face_area.sum())
+        mass = material.density * self.n * self.volume
+        # 1C removes capacity_nominal [mAh/g] = capacity_nominal [A h/kg] in one hour
+        self.total_current_cc = protocol.c_rate * material.capacity_nominal * mass  # [A]
+        self.i_cc = self.total_current_cc / self.reacting_area
+        self.specific_charge = self.reacting_area / mass  # (C/kg) per (A/m2 s)
+        radius_equivalent = (3.0 * self.n * self.volume / (4.0 * np.pi)) ** (1.0 / 3.0)
+        self.ohmic = radius_equivalent / material.electronic_conductivity  # [V per A/m2]
+        self.v_max = protocol.v_max
+        # normal diffusivity factor M_nn of each reacting face's own voxel
+        axis = con.face_direction // 2
+        self.face_m_normal = self.tensors[con.grain[con.face_cell], axis, axis]
+        n, nf = self.n, con.face_cell.size
+        self.face_current = np.zeros(nf)
+        self.di_dphi = np.zeros(nf)
+        self.di_dx = np.zeros(nf)
+        self.rate = np.zeros(n)
+        self.rate_slope = np.zeros(n)
+        self.grad = np.zeros((n, 3))
+        self.d_face = np.zeros((n, 6))
+        self.dd_face = np.zeros((n, 6))
+        self.flux_shape = np.zeros((n, 6))
+        self.divergence = np.zeros(n)
+        self.diagonal = np.zeros(n)
+        self.phi = material.ocv(np.array([material.x_initial]))[0]
+        self.newton_iterations = 0
+        self.linear_iterations = 0
+        self.last_step = None  # (x_old, x_new, dt) of the last converged step
+
+    def face_q(self, x):
+        """q = h / (2 F c_max D_nn(x_cell)) [m2/A] of each reacting face."""
+        d = np.interp(x[self.connectivity.face_cell], np.linspace(0.0, 1.0, self.table.shape[1]),
+                      self.table[TABLE_D])
+        return 0.5 * self.h * self.flux_per_current / (d * self.face_m_normal)
+
+    def solve_surface(self, x, total_current=None, phi=None):
+        """Face currents at state x, either for a given total current [A] (phi found) or
+        a given phi [V]. Returns phi."""
+        con = self.connectivity
+        q = self.face_q(x)
+        if phi is None:
+            phi = electrode_potential(x, con.face_cell, q, self.face_area, self.table, self.two_rt_f,
+                                      total_current, self.phi, self.face_current, self.di_dphi, self.di_dx)
+        else:
+            surface_currents(x, phi, con.face_cell, q, self.face_current, self.table, self.two_rt_f,
+                             self.face_current, self.di_dphi, self.di_dx)
+        return phi
+
+    def step(self, x_old, dt, hold_voltage):
+        con = self.connectivity
+        x = x_old.copy()
+        if self.last_step is not None and self.last_step[1] is x_old:
+            # start Newton from the linear extrapolation of the last accepted step
+            start, end, dt_last = self.last_step
+            x += (dt / dt_last) * (end - start)
+            np.clip(x, 0.0, 1.0, out=x)
+        converged = False
+        phi = self.phi
+        mean_current = self.i_cc
+        for _ in range(NEWTON_MAX_ITERATIONS):
+            self.newton_iterations += 1
+            if hold_voltage:
+                phi = self.solve_surface(x, phi=self.v_max - mean_current * self.ohmic)
+                mean_current = float(self.face_current @ self.face_area) / self.reacting_area
+            else:
+                phi = self.solve_surface(x, total_current=self.total_current_cc)
+            surface_rates(self.n, con.face_cell, self.face_area, self.face_current, self.di_dx,
+                          self.flux_per_current, self.volume, self.rate, self.rate_slope)
+            cell_gradients(x, con.nbr, self.h, self.grad)
+            face_coefficients(x, con.nbr, con.grain, self.tensors, self.table, self.h, self.grad,
+                              self.d_face, self.dd_face, self.flux_shape)
+            diffusion_divergence(self.d_face, self.flux_shape, self.h, self.divergence)
+            residual = (x - x_old) / dt - self.divergence + self.rate
+            jacobian_diagonal(con.nbr, con.grain, self.tensors, self.h, dt, self.d_face, self.dd_face,
+                              self.flux_shape, self.rate_slope, self.diagonal)
+            # the Newton system with the potential update d_phi as unknown N (bordered):
+            # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
+            # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
+            scale = self.flux_per_current / self.volume
+            if hold_voltage:
+                column = np.zeros(self.n)
+                row = np.zeros(self.n)
+                corner = 1.0
+            else:
+                column = np.bincount(con.face_cell, self.face_area * self.di_dphi, self.n) * scale
+                row = self.rate_slope
+                corner = float(self.face_area @ self.di_dphi) * scale
+            delta, ok = self.linear_solve(np.append(-residual, 0.0), column, row, corner, dt)
+            if not ok:
+                return x, False, mean_current
+            delta = delta[:-1]
+            x += delta
+            if np.max(np.abs(delta)) < NEWTON_TOL:
+                converged = True
+                break
+        if not converged:
+            return x, False, mean_current
+        if hold_voltage:
+            self.solve_surface(x, phi=self.v_max - mean_current * self.ohmic)
+            mean_current = float(self.face_current @ self.face_area) / self.reacting_area
+        else:
+            self.phi = phi
+        self.last_step = (x_old, x, dt)
+        return x, True, mean_current
+
+    def linear_solve(self, rhs, column, row, corner, dt):
+        """The bordered Newton system (voxel_kernels.bordered_apply) y = rhs, assembled at
+        the current iterate."""
+        con = self.connectivity
+        diagonal = np.append(self.diagonal, corner if corner > 0.0 else 1.0)
+        y, iterations, ok = bicgstab(rhs, diagonal, con.nbr, con.grain, self.tensors, self.h, dt,
+                                     self.d_face, self.dd_face, self.flux_shape, self.rate_slope,
+                                     column, row, corner, LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS)
+        self.linear_iterations += iterations
+        return y, ok
+
+    def voltage(self, x, current):
+        """V = phi + i L / sigma [V] with phi the electrode potential that passes the mean
+        current density `current` [A/m2] at state x."""
+        phi = self.solve_surface(x, total_current=current * self.reacting_area)
+        return phi + current * self.ohmic
+
+    def initial_voltage(self, x_initial):
+        """V at t = 0: uniform x_initial on every face, no extrapolation."""
+        u = np.interp(x_initial, np.linspace(0.0, 1.0, self.table.shape[1]), self.table[TABLE_U])
+        i0 = np.interp(x_initial, np.linspace(0.0, 1.0, self.table.shape[1]), self.table[TABLE_I0])
+        return float(u + self.two_rt_f * np.arcsinh(self.i_cc / (2.0 * i0)) + self.i_cc * self.ohmic)
+
+    def surface_delithiated(self, x):
+        return bool(np.min(x[self.connectivity.face_cell]) <= SURFACE_DELITHIATED)
+
+    @staticmethod
+    def store(x):
+        return x.astype(np.float32)
+
+
+def charge_voxels(material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
+                  solver: SolverOptions = SolverOptions(), temperature: float = TEMPERATURE_DEFAULT,
+                  progress=None) -> VoxelSolution:
+    """Charge a uniformly lithiated voxel particle (x = material.x_initial) under `protocol`.
+
+    progress: optional callable(fraction_done), as for charge_sphere."""
+    stepper = _VoxelStepper(material, particle, protocol, temperature)
+    x = np.full(stepper.n, material.x_initial)
+    final = {}
+
+    def store_last(state):
+        final["x"] = state
+        return state.astype(np.float32)
+
+    stepper.store = store_last
+    history = integrate_charge(stepper, x, material.x_initial, protocol, solver, progress,
+                               resolution_hint="a smaller particle.voxel_nm or ")
+    x_end = final["x"]
+    mass = material.density * stepper.n * stepper.volume
+    removed = material.c_max * stepper.volume * float(np.sum(material.x_initial - x_end))  # mol
+    passed = history.charge_removed[-1] * mass / FARADAY  # mol through the surface
+    balance = abs(removed - passed) / passed if passed > 0 else 0.0
+    return VoxelSolution(
+        particle=particle,
+        connectivity=stepper.connectivity,
+        time=history.time,
+        voltage=history.voltage,
+        current_density=history.current,
+        states=history.states,
+        charge_removed=history.charge_removed,
+        end_reason=history.end_reason,
+        rejected_steps=history.rejected_steps,
+        li_balance_error=float(balance),
+        reacting_area=stepper.reacting_area,
+        newton_iterations=stepper.newton_iterations,
+        linear_iterations=stepper.linear_iterations,
+        final_state=x_end,
+        face_current_end=stepper.face_current.copy(),
+    )

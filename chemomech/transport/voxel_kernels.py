@@ -1,0 +1,335 @@
+"""Compiled (numba) kernels for implicit anisotropic diffusion on a voxel particle.
+
+Unknown: the Li site fraction x_i of every solid voxel i (c = c_max x), voxel edge h [m].
+Finite-volume balance of voxel i, divided by its volume h^3:
+
+    dx_i/dt = (1/h) sum_faces F_f  -  (1/h) sum_surface_faces w_f n_f
+
+F_f [m/s] is the diffusive flux (in units of x) into voxel i through a face shared with a
+connected neighbour j, whose outward normal from i is s e_a (grid axis a, s = +-1):
+
+    F_f = d(x_f) [ M_aa (x_j - x_i)/h + s sum_{b != a} M_ab (g_b,i + g_b,j)/2 ]
+
+with d(x) = D_ab(x) the in-plane diffusivity [m2/s] at the face value x_f = (x_i + x_j)/2,
+M = R diag(1, 1, D_c/D_ab) R^T the grain's dimensionless diffusivity tensor (lab frame,
+grid-axis order z, y, x), and g_b the cell-centred gradient of x along axis b (central
+differences over connected neighbours, one-sided where only one is connected, zero where
+none is). The normal part is the two-point flux; the tangential part averages the two
+cells' gradients. The flux computed from j's side is exactly -F_f, so Li is conserved.
+
+Surface faces (a solid voxel next to void, or next to another grain: see voxel_charge)
+carry the Butler-Volmer flux n_f = i_f / (F c_max) [m/s] outward, weighted by the area
+weight w_f that turns the staircase into the smooth surface's area. The surface value is
+extrapolated half a voxel from the cell centre with the face flux, as in the 1-D sphere:
+
+    x_s = x_i - (h/2) n_f / (d(x_i) M_aa),   i_f = 2 i0(x_s) sinh((phi - U(x_s)) / (2RT/F))
+
+and phi [V] is the one electrode potential of the particle (interface side), found so that
+sum_f w_f h^2 i_f = I_total under constant current, or set by the voltage under CV.
+
+Backward Euler in time, solved by Newton's method. The Jacobian is exact for the
+diffusive fluxes (including dD/dx) and for the local surface fluxes at fixed phi; phi is
+re-solved at every iterate and its update enters the Newton system as one more unknown
+(a bordered matrix: the column is d(surface rate)/d phi, the row the total-current
+constraint), so the iteration is Newton's method on the coupled system. Linear systems
+are solved matrix-free with BiCGSTAB and a Jacobi preconditioner (the tangential terms
+make the matrix non-symmetric), to a loose relative tolerance (inexact Newton).
+
+Neighbour table `nbr` (N, 6): directions 0..5 = -z, +z, -y, +y, -x, +x; -1 = not
+connected. Material functions are tables on a uniform x grid, rows as in sphere_kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U, table_lookup
+
+
+@njit(cache=True, parallel=True)
+def cell_gradients(v, nbr, h, out):
+    """Cell-centred gradient of v [1/m] along the grid axes (z, y, x) into out (N, 3)."""
+    n = v.shape[0]
+    for i in prange(n):
+        for a in range(3):
+            lo = nbr[i, 2 * a]
+            hi = nbr[i, 2 * a + 1]
+            if lo >= 0 and hi >= 0:
+                out[i, a] = (v[hi] - v[lo]) / (2.0 * h)
+            elif hi >= 0:
+                out[i, a] = (v[hi] - v[i]) / h
+            elif lo >= 0:
+                out[i, a] = (v[i] - v[lo]) / h
+            else:
+                out[i, a] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def face_coefficients(x, nbr, grain, tensors, table, h, grad, d_face, dd_face, flux_shape):
+    """For every connected face (i, k): d(x_f), d'(x_f) and the flux shape
+    G_f = M_aa (x_j - x_i)/h + s sum_{b!=a} M_ab (g_b,i + g_b,j)/2, so that F_f = d G_f.
+    `grad` must hold cell_gradients(x)."""
+    n = x.shape[0]
+    for i in prange(n):
+        m = tensors[grain[i]]
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                d_face[i, k] = 0.0
+                dd_face[i, k] = 0.0
+                flux_shape[i, k] = 0.0
+                continue
+            a = k // 2
+            s = 1.0 if k % 2 == 1 else -1.0
+            d, dd = table_lookup(table, TABLE_D, 0.5 * (x[i] + x[j]))
+            shape = m[a, a] * (x[j] - x[i]) / h
+            for b in range(3):
+                if b != a:
+                    shape += s * m[a, b] * 0.5 * (grad[i, b] + grad[j, b])
+            d_face[i, k] = d
+            dd_face[i, k] = dd
+            flux_shape[i, k] = shape
+
+
+@njit(cache=True, parallel=True)
+def diffusion_divergence(d_face, flux_shape, h, out):
+    """(1/h) sum_faces d_f G_f [1/s]: the rate of change of x from diffusion."""
+    n = d_face.shape[0]
+    for i in prange(n):
+        total = 0.0
+        for k in range(6):
+            total += d_face[i, k] * flux_shape[i, k]
+        out[i] = total / h
+
+
+@njit(cache=True)
+def face_current(x_cell, phi, guess, q, table, two_rt_f):
+    """Butler-Volmer current density i [A/m2] of one surface face with the half-voxel
+    extrapolation x_s = x_cell - q i (q = h / (2 F c_max D_nn) [m2/A]): the root of
+    g(i) = i - 2 i0(x_s) sinh((phi - U(x_s))/(2RT/F)).
+    i0 vanishes at x_s = 0 and 1, so g < 0 at i = (x_cell - 1)/q and g > 0 at i = x_cell/q:
+    the root is bracketed, and Newton steps from `guess` fall back to bisection whenever
+    they leave the bracket. Returns (i, di/dphi, di/dx_cell) at the root."""
+    lo = (x_cell - 1.0) / q
+    hi = x_cell / q
+    i = min(max(guess, lo), hi)
+    di_dphi = 0.0
+    di_dx = 0.0
+    for _ in range(200):
+        xs = min(max(x_cell - q * i, 0.0), 1.0)
+        u, du = table_lookup(table, TABLE_U, xs)
+        i0, di0 = table_lookup(table, TABLE_I0, xs)
+        arg = min(max((phi - u) / two_rt_f, -300.0), 300.0)
+        sh = np.sinh(arg)
+        ch = np.cosh(arg)
+        g = i - 2.0 * i0 * sh
+        db_dxs = 2.0 * di0 * sh - 2.0 * i0 * ch * du / two_rt_f
+        slope = 1.0 + db_dxs * q
+        if g > 0.0:
+            hi = i
+        else:
+            lo = i
+        if slope > 0.0:
+            di_dphi = 2.0 * i0 * ch / two_rt_f / slope
+            di_dx = db_dxs / slope
+            trial = i - g / slope
+        else:
+            trial = 0.5 * (lo + hi)
+        if not lo <= trial <= hi:
+            trial = 0.5 * (lo + hi)
+        converged = abs(trial - i) <= 1e-12 * (abs(i) + 1e-12 / q) or hi - lo <= 1e-14 * (abs(i) + 1.0 / q)
+        i = trial
+        if converged:
+            break
+    return i, di_dphi, di_dx
+
+
+@njit(cache=True, parallel=True)
+def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current, di_dphi, di_dx):
+    """face_current for every surface face (q per face); results into the out arrays."""
+    for f in prange(face_cell.shape[0]):
+        i, dp, dx = face_current(x[face_cell[f]], phi, guess[f], face_q[f], table, two_rt_f)
+        current[f] = i
+        di_dphi[f] = dp
+        di_dx[f] = dx
+
+
+@njit(cache=True)
+def weighted_sum(values, weights):
+    total = 0.0
+    for f in range(values.shape[0]):
+        total += values[f] * weights[f]
+    return total
+
+
+@njit(cache=True)
+def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_current,
+                        phi_guess, current, di_dphi, di_dx):
+    """The electrode potential phi [V] at which sum_f A_f i_f(phi) = total_current [A]
+    (A_f = weighted face area [m2]). The sum rises monotonically with phi; Newton steps
+    inside a bracket that is widened by +-2RT/F until it holds the root, bisection when a
+    Newton step leaves it. Leaves the face currents of the answer in the out arrays."""
+    surface_currents(x, phi_guess, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
+    g = weighted_sum(current, face_area) - total_current
+    phi = phi_guess
+    lo = -1e300
+    hi = 1e300
+    for _ in range(200):
+        if g > 0.0:
+            hi = phi
+        else:
+            lo = phi
+        if abs(g) <= 1e-10 * abs(total_current) + 1e-300:
+            break
+        slope = weighted_sum(di_dphi, face_area)
+        trial = phi - g / slope if slope > 0.0 else phi + (two_rt_f if g < 0.0 else -two_rt_f)
+        if trial >= hi or trial <= lo:
+            if hi < 1e299 and lo > -1e299:
+                trial = 0.5 * (lo + hi)
+            elif g < 0.0:
+                trial = phi + two_rt_f
+            else:
+                trial = phi - two_rt_f
+        trial = min(max(trial, phi - 10.0 * two_rt_f), phi + 10.0 * two_rt_f)
+        if abs(trial - phi) < 1e-14:
+            phi = trial
+            break
+        phi = trial
+        surface_currents(x, phi, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
+        g = weighted_sum(current, face_area) - total_current
+    return phi
+
+
+@njit(cache=True)
+def surface_rates(n_cells, face_cell, face_area, current, di_dx, flux_per_current, volume,
+                  rate, rate_slope):
+    """Per cell: the loss rate of x through its surface faces, sum_f A_f i_f/(F c_max V)
+    [1/s], and its derivative with respect to the cell's x at fixed phi."""
+    for i in range(n_cells):
+        rate[i] = 0.0
+        rate_slope[i] = 0.0
+    for f in range(face_cell.shape[0]):
+        c = face_cell[f]
+        rate[c] += face_area[f] * current[f] * flux_per_current / volume
+        rate_slope[c] += face_area[f] * di_dx[f] * flux_per_current / volume
+
+
+@njit(cache=True, parallel=True)
+def jacobian_apply(v, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                   grad_v, out):
+    """out = J v for the residual r(x) = (x - x_old)/dt - div(x) + surface_rate(x):
+    J v = v/dt - (1/h) sum_f [d_f G_f(v) + d'_f (v_i + v_j)/2 G_f(x)] + rate_slope v."""
+    cell_gradients(v, nbr, h, grad_v)
+    n = v.shape[0]
+    for i in prange(n):
+        m = tensors[grain[i]]
+        total = 0.0
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                continue
+            a = k // 2
+            s = 1.0 if k % 2 == 1 else -1.0
+            shape_v = m[a, a] * (v[j] - v[i]) / h
+            for b in range(3):
+                if b != a:
+                    shape_v += s * m[a, b] * 0.5 * (grad_v[i, b] + grad_v[j, b])
+            total += d_face[i, k] * shape_v + dd_face[i, k] * 0.5 * (v[i] + v[j]) * flux_shape[i, k]
+        out[i] = v[i] / dt - total / h + rate_slope[i] * v[i]
+
+
+@njit(cache=True, parallel=True)
+def jacobian_diagonal(nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope, out):
+    """Diagonal of J from the two-point part (the Jacobi preconditioner)."""
+    n = nbr.shape[0]
+    for i in prange(n):
+        m = tensors[grain[i]]
+        total = 0.0
+        for k in range(6):
+            if nbr[i, k] < 0:
+                continue
+            a = k // 2
+            total += -d_face[i, k] * m[a, a] / h + 0.5 * dd_face[i, k] * flux_shape[i, k]
+        out[i] = 1.0 / dt - total / h + rate_slope[i]
+
+
+@njit(cache=True, parallel=True)
+def _dot(a, b):
+    total = 0.0
+    for i in prange(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@njit(cache=True)
+def bordered_apply(v, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                   column, row, corner, grad_v, out):
+    """The Jacobian of the step with the electrode potential as unknown n:
+    out[:n] = J v[:n] + column v[n],  out[n] = row . v[:n] + corner v[n]."""
+    n = nbr.shape[0]
+    jacobian_apply(v[:n], nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                   grad_v, out[:n])
+    last = v[n]
+    total = corner * last
+    for i in range(n):
+        out[i] += column[i] * last
+        total += row[i] * v[i]
+    out[n] = total
+
+
+@njit(cache=True)
+def bicgstab(rhs, diagonal, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape,
+             rate_slope, column, row, corner, rel_tol, max_iterations):
+    """Solve the bordered system (bordered_apply) y = rhs, length N + 1, by
+    Jacobi-preconditioned BiCGSTAB (van der Vorst 1992); diagonal has length N + 1.
+    Returns (y, iterations, converged)."""
+    n = rhs.shape[0]
+    y = np.zeros(n)
+    r = rhs.copy()
+    r0 = rhs.copy()
+    p = np.zeros(n)
+    v = np.zeros(n)
+    work = np.empty((n - 1, 3))
+    ph = np.empty(n)
+    sh = np.empty(n)
+    t = np.empty(n)
+    s = np.empty(n)
+    rho = 1.0
+    alpha = 1.0
+    omega = 1.0
+    target = rel_tol * np.sqrt(_dot(rhs, rhs))
+    if target == 0.0:
+        return y, 0, True
+    for it in range(max_iterations):
+        rho_new = _dot(r0, r)
+        if rho_new == 0.0:
+            return y, it, False
+        beta = (rho_new / rho) * (alpha / omega)
+        for i in range(n):
+            p[i] = r[i] + beta * (p[i] - omega * v[i])
+            ph[i] = p[i] / diagonal[i]
+        bordered_apply(ph, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                       column, row, corner, work, v)
+        alpha = rho_new / _dot(r0, v)
+        for i in range(n):
+            s[i] = r[i] - alpha * v[i]
+        if np.sqrt(_dot(s, s)) <= target:
+            for i in range(n):
+                y[i] += alpha * ph[i]
+            return y, it + 1, True
+        for i in range(n):
+            sh[i] = s[i] / diagonal[i]
+        bordered_apply(sh, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                       column, row, corner, work, t)
+        tt = _dot(t, t)
+        omega = _dot(t, s) / tt if tt > 0.0 else 0.0
+        for i in range(n):
+            y[i] += alpha * ph[i] + omega * sh[i]
+            r[i] = s[i] - omega * t[i]
+        if np.sqrt(_dot(r, r)) <= target:
+            return y, it + 1, True
+        if omega == 0.0:
+            return y, it + 1, False
+        rho = rho_new
+    return y, max_iterations, False
