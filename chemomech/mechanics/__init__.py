@@ -6,11 +6,17 @@ from chemomech.mechanics.sphere_stress import (
     linear_eigenstrain,
     sphere_stress_from_x,
 )
+from chemomech.mechanics.tensors import rotate_stiffness, rotate_tensor
+from chemomech.mechanics.voxel_elasticity import solve_elasticity, solve_elasticity_grains
 
 __all__ = [
     "free_sphere_stress",
     "isotropic_moduli",
     "linear_eigenstrain",
+    "rotate_stiffness",
+    "rotate_tensor",
+    "solve_elasticity",
+    "solve_elasticity_grains",
     "sphere_stress_from_x",
     "voigt_reuss_hill",
 ]
