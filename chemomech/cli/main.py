@@ -1,5 +1,8 @@
-"""Command line: `chemomech run CONFIG [--out DIR] [--set key=value ...] [--force]` and
-`chemomech plot RUN [RUN ...] --out FIGURE`.
+"""Command line:
+    chemomech run CONFIG [--out DIR] [--set key=value ...] [--force]
+    chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC
+    chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
+    chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
 
 User mistakes (bad keys, values, files) print one line "chemomech: error: ..." and exit
 with status 2, leaving no output directory behind.
@@ -59,6 +62,41 @@ def _plot(args) -> int:
     return 0
 
 
+def _open_run(run: str):
+    import xarray as xr
+
+    result = Path(run) / "result.nc"
+    if not result.is_file():
+        raise ChemomechError(f"{run!r} is not a run directory (no result.nc inside)")
+    with xr.open_dataset(result, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def _slices(args) -> int:
+    from chemomech.plotting.slices import plot_slices
+
+    results = {}
+    for run in args.runs:
+        ds = _open_run(run)
+        if "z" not in ds.dims:
+            raise ChemomechError(f"{run!r} is a 1-D sphere run; slices need a voxel run (single-crystal or polycrystal)")
+        if not -ds.sizes["snapshot"] <= args.snapshot < ds.sizes["snapshot"]:
+            raise ChemomechError(f"--snapshot {args.snapshot}: {run!r} has snapshots 0..{ds.sizes['snapshot'] - 1} (or -1 for the last)")
+        c_rate = tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"]
+        results[f"{ds.attrs['material']} {_rate_label(c_rate)}"] = ds
+    path = plot_slices(results, args.out, snapshot=args.snapshot, plane=args.plane)
+    print(f"wrote {path}")
+    return 0
+
+
+def _export(args) -> int:
+    from chemomech.io.export import export_run
+
+    path = export_run(args.run, snapshot=args.snapshot, file_format=args.format, out_path=args.out)
+    print(f"wrote {path}")
+    return 0
+
+
 def _rate_label(c_rate: float) -> str:
     return f"{c_rate:g}C" if c_rate >= 1 else f"C/{1 / c_rate:g}"
 
@@ -83,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("runs", nargs="+", help="run directories")
     plot.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
     plot.set_defaults(handler=_plot)
+
+    slices = sub.add_parser("slices", help="mid-plane slices of x_Li, d-spacing and lattice tilt of voxel runs")
+    slices.add_argument("runs", nargs="+", help="voxel run directories (one figure row each)")
+    slices.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
+    slices.add_argument("--snapshot", type=int, default=-1, help="snapshot index (default -1, the last)")
+    slices.add_argument("--plane", default="xz", choices=("xz", "xy", "yz"), help="mid-plane to show (default xz, contains the default c axis z)")
+    slices.set_defaults(handler=_slices)
+
+    export = sub.add_parser("export", help="write a voxel snapshot as VTU or XDMF (ParaView)")
+    export.add_argument("run", help="voxel run directory")
+    export.add_argument("--snapshot", type=int, default=None, help="snapshot index (default: the last)")
+    export.add_argument("--format", default="vtu", choices=("vtu", "xdmf"), help="file format (default vtu)")
+    export.add_argument("--out", help="output file (default RUN/snapshot_<k>.<format>)")
+    export.set_defaults(handler=_export)
     return parser
 
 

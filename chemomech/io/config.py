@@ -49,9 +49,17 @@ class Key:
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "particle": {
-        "geometry": Key(str, "sphere-1d", "particle geometry", choices=("sphere-1d",)),
-        "radius_um": Key(float, 2.0, "particle radius [um]", low=0.0, high=100.0),
-        "cells": Key(int, 100, "radial finite-volume cells", at_least=3, high=100000),
+        "geometry": Key(str, "sphere-1d", "particle geometry",
+                        choices=("sphere-1d", "single-crystal", "polycrystal")),
+        "radius_um": Key(float, 2.0, "particle radius [um] (platelet: hexagon circumradius; polycrystal: secondary particle)", low=0.0, high=100.0),
+        "cells": Key(int, 100, "radial finite-volume cells (sphere-1d)", at_least=3, high=100000),
+        "voxel_nm": Key(float, 50.0, "voxel edge [nm] (single-crystal, polycrystal)", low=0.0, high=10000.0),
+        "shape": Key(str, "sphere", "single-crystal shape", choices=("sphere", "platelet")),
+        "aspect": Key(float, 2.0, "platelet width across corners / thickness [-]", low=0.0, high=100.0),
+        "c_axis": Key(list, [0.0, 0.0, 1.0], "single-crystal c-axis direction in the lab (x, y, z) [-]"),
+        "euler_deg": Key(list, [], "single-crystal Bunge Euler angles (phi1, Phi, phi2) [deg]; replaces c_axis when given"),
+        "grain_size_um": Key(float, 0.4, "polycrystal grain size, equivalent-sphere diameter [um]", low=0.0, high=100.0),
+        "seed": Key(int, 0, "polycrystal random seed (grain seeds and orientations)", at_least=0, high=2**63 - 1),
     },
     "protocol": {
         "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge",)),
@@ -63,11 +71,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "output": {
         "snapshots": Key(int, 20, "field snapshots kept, evenly in charge (the first is the initial state)", at_least=2, high=10000),
+        "mechanics": Key(bool, True, "solve the elastic field on every snapshot (voxel particles)"),
     },
     "solver": {
-        "tolerance": Key(float, 2e-4, "local error per time step in the Li fraction x [-]", low=0.0, high=0.1),
-        "max_step_fraction": Key(float, 0.005, "largest time step as a fraction of the nominal charge time 1/c_rate [-]", low=0.0, high=1.0),
+        "tolerance": Key(float, None, "local error per time step in the Li fraction x [-] (default 2e-4 for sphere-1d, 1e-3 for voxel particles)", low=0.0, high=0.1),
+        "max_step_fraction": Key(float, None, "largest time step as a fraction of the nominal charge time 1/c_rate [-] (default 0.005 for sphere-1d, 0.05 for voxel particles)", low=0.0, high=1.0),
     },
+}
+# Solver keys whose default depends on the geometry: a voxel step costs ~1e4x a 1-D step,
+# and at these values the voxel SoC at cutoff moves by < 1e-3 (README "3-D particles").
+SOLVER_DEFAULTS = {
+    "sphere-1d": {"tolerance": 2e-4, "max_step_fraction": 0.005},
+    "single-crystal": {"tolerance": 1e-3, "max_step_fraction": 0.05},
+    "polycrystal": {"tolerance": 1e-3, "max_step_fraction": 0.05},
 }
 TOP_LEVEL = ("material", "material_overrides", *SCHEMA)
 
@@ -126,6 +142,13 @@ def apply_assignments(raw: dict, assignments: list[str]) -> dict:
 
 
 def _check_value(dotted: str, spec: Key, value):
+    if spec.kind is list:
+        numbers = isinstance(value, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not numbers or len(value) not in ((0, 3) if spec.default == [] else (3,)):
+            allowed = "a list of three numbers" + (" or []" if spec.default == [] else "")
+            raise ConfigError(f"{dotted} = {value!r}: must be {allowed} ({spec.description})")
+        return [float(v) for v in value]
     is_bool = isinstance(value, bool)  # bool is a subclass of int in Python
     if spec.kind is float and isinstance(value, int) and not is_bool:
         value = float(value)
@@ -193,10 +216,28 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             raise ConfigError(
                 f"unknown key '{section}.{extra[0]}'; allowed in [{section}]: {', '.join(keys)}"
             )
+        defaults = SOLVER_DEFAULTS[resolved["particle"]["geometry"]] if section == "solver" else {}
         resolved[section] = {
-            name: _check_value(f"{section}.{name}", spec, given.get(name, spec.default))
+            name: _check_value(f"{section}.{name}", spec, given.get(name, defaults.get(name, spec.default)))
             for name, spec in keys.items()
         }
+    particle = resolved["particle"]
+    if particle["euler_deg"] and particle["c_axis"] != SCHEMA["particle"]["c_axis"].default:
+        raise ConfigError(
+            f"particle.c_axis = {particle['c_axis']!r} and particle.euler_deg = {particle['euler_deg']!r} "
+            "both given; give one orientation (c_axis keeps its default [0, 0, 1] when euler_deg is used)")
+    if not any(particle["c_axis"]):
+        raise ConfigError(f"particle.c_axis = {particle['c_axis']!r}: must be a nonzero direction")
+    if particle["geometry"] != "sphere-1d":
+        across = 2e3 * particle["radius_um"] / particle["voxel_nm"]
+        if across < 4:
+            raise ConfigError(
+                f"particle.voxel_nm = {particle['voxel_nm']!r}: only {across:.1f} voxels across "
+                f"the particle (radius_um = {particle['radius_um']!r}); allowed: at least 4")
+        if across > 1024:
+            raise ConfigError(
+                f"particle.voxel_nm = {particle['voxel_nm']!r}: {across:.0f} voxels across the "
+                f"particle (radius_um = {particle['radius_um']!r}); allowed: at most 1024")
 
     v_start = float(mat.ocv(mat.x_initial))
     v_max = resolved["protocol"]["v_max"]

@@ -55,7 +55,9 @@ def write_run_directory(out_dir: str | Path, config: dict, ds: xr.Dataset, summa
     try:
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are shared
         (staging / "config.toml").write_text(tomli_w.dumps(config))
-        ds.to_netcdf(staging / "result.nc", engine="h5netcdf")
+        # voxel fields are NaN outside the particle and compress well
+        encoding = {name: {"zlib": True, "complevel": 1} for name, var in ds.data_vars.items() if var.ndim >= 3}
+        ds.to_netcdf(staging / "result.nc", engine="h5netcdf", encoding=encoding)
         (staging / "summary.json").write_text(
             json.dumps({k: _jsonable(v) for k, v in summary.items()}, indent=2) + "\n"
         )
