@@ -56,13 +56,9 @@ def particle_lattice(material: Material, mesh: SphereMesh, states: np.ndarray) -
     }
 
 
-def summarize(material: Material, solution: SphereSolution, stress: dict) -> dict:
-    """Figures of a run for summary.json (units in the names)."""
-    mesh = solution.mesh
+def charge_figures(material: Material, solution) -> dict:
+    """The summary figures every geometry reports (units in the names)."""
     capacity = solution.charge_removed[-1] * MAH_G_PER_C_KG
-    lattice = particle_lattice(material, mesh, solution.states)
-    c0, v0 = lattice["c"][0], lattice["volume"][0]
-    x_end = solution.states[-1]
     return {
         "soc_end": capacity / material.capacity_nominal,
         "capacity_mAh_g": capacity,
@@ -72,6 +68,17 @@ def summarize(material: Material, solution: SphereSolution, stress: dict) -> dic
         "rejected_steps": int(solution.rejected_steps),
         "end_reason": solution.end_reason,
         "li_balance_error": solution.li_balance_error,
+    }
+
+
+def summarize(material: Material, solution: SphereSolution, stress: dict) -> dict:
+    """Figures of a run for summary.json (units in the names)."""
+    mesh = solution.mesh
+    lattice = particle_lattice(material, mesh, solution.states)
+    c0, v0 = lattice["c"][0], lattice["volume"][0]
+    x_end = solution.states[-1]
+    return {
+        **charge_figures(material, solution),
         "x_mean_end": float(mesh.volume_average(x_end)),
         "x_surface_cell_end": float(x_end[-1]),
         "x_centre_cell_end": float(x_end[0]),
@@ -311,20 +318,12 @@ def _simulate_voxels(cfg, material, charge_protocol, options, progress):
 
 def summarize_voxels(material: Material, solution: VoxelSolution, fields: dict, rotation) -> dict:
     """Figures of a voxel run for summary.json (units in the names)."""
-    capacity = solution.charge_removed[-1] * MAH_G_PER_C_KG
     x0 = np.full(1, material.x_initial)
     x_end = solution.final_state
     surface = solution.connectivity.face_cell
     a0, c0, v0 = (float(f(x0)[0]) for f in (material.lattice_a, material.lattice_c, material.cell_volume))
     summary = {
-        "soc_end": capacity / material.capacity_nominal,
-        "capacity_mAh_g": capacity,
-        "voltage_end": float(solution.voltage[-1]),
-        "time_end_s": float(solution.time[-1]),
-        "steps": int(len(solution.time) - 1),
-        "rejected_steps": int(solution.rejected_steps),
-        "end_reason": solution.end_reason,
-        "li_balance_error": solution.li_balance_error,
+        **charge_figures(material, solution),
         "voxels": int(x_end.size),
         "grains": int(solution.particle.n_grains),
         "reacting_area_um2": solution.reacting_area * 1e12,

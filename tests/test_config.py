@@ -12,6 +12,7 @@ import tomli_w
 from chemomech.errors import ChemomechError, ConfigError
 from chemomech.io.config import (
     SCHEMA,
+    SOLVER_DEFAULTS,
     apply_assignments,
     parse_assignment,
     read_config,
@@ -177,17 +178,22 @@ def test_defaults_filled():
         assert set(resolved[section]) == set(keys)
         for name, spec in keys.items():
             value = resolved[section][name]
-            assert value == spec.default and type(value) is spec.kind, f"{section}.{name}"
+            default = SOLVER_DEFAULTS["sphere-1d"][name] if section == "solver" else spec.default
+            assert value == default and type(value) is spec.kind, f"{section}.{name}"
 
 
 def test_documented_defaults():
     resolved = resolve_config({"material": "nm91"})
     # the values of the module docstring / README "Configuration", exact
-    assert resolved["particle"] == {"geometry": "sphere-1d", "radius_um": 2.0, "cells": 100}
+    assert resolved["particle"] == {
+        "geometry": "sphere-1d", "radius_um": 2.0, "cells": 100, "voxel_nm": 50.0,
+        "shape": "sphere", "aspect": 2.0, "c_axis": [0.0, 0.0, 1.0], "euler_deg": [],
+        "grain_size_um": 0.4, "seed": 0,
+    }
     assert resolved["protocol"]["c_rate"] == 1.0 and resolved["protocol"]["v_max"] == 4.5
     assert resolved["protocol"]["cv_hold"] is False
-    assert resolved["output"]["snapshots"] == 20
-    assert resolved["solver"]["tolerance"] == 2e-4
+    assert resolved["output"] == {"snapshots": 20, "mechanics": True}
+    assert resolved["solver"] == {"tolerance": 2e-4, "max_step_fraction": 0.005}
 
 
 def test_given_values_kept_and_ints_become_floats():
