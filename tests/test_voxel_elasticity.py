@@ -207,7 +207,8 @@ def test_random_uniform_eigenstrain_is_stress_free(components, quaternion):
     eps = voigt_to_strain(np.array(components) * [1, 1, 1, 2, 2, 2])
     if np.max(np.abs(eps)) < 1e-6:
         return
-    stiffness = rotate_stiffness(hexagonal_stiffness(HEXAGONAL_GPA), Rotation.from_quat(quaternion).as_matrix())
+    orientation = Rotation.from_quat(quaternion).as_matrix()
+    stiffness = rotate_stiffness(hexagonal_stiffness(HEXAGONAL_GPA), orientation)
     check_stress_free(eps, stiffness, sphere_mask(4.0, 10))
 
 
@@ -298,8 +299,10 @@ def test_free_beam_bends_with_the_eigenstrain_gradient():
     The slope of the cross-section-mean omega_y against x over the middle half is compared
     with kappa. Tolerance 3 %: the voxel-constant eigenstrain and the fully integrated
     trilinear elements under-bend by O((h/t)^2) (shear locking; measured 5.2 % at t = 6,
-    3.0 % at t = 8 voxels, so ~1.3 % at t = 12). omega_x, omega_z: 1 % of the largest tilt
-    (they vanish by symmetry; c axis along z keeps the bar's mirror symmetries)."""
+    3.0 % at t = 8 voxels, so ~1.3 % expected and 0.85 % measured at t = 12). The largest
+    tilt, at the bar ends, is kappa L / 2 within 10 % (measured 2.8 % low). omega_x and
+    omega_z are 0 in the exact (stress-free) solution: 1 % of the largest tilt allowed
+    (measured 0.3 %)."""
     length, width, thickness = 48, 6, 12
     shape = (thickness + 2, width + 2, length + 2)
     mask = np.zeros(shape, dtype=bool)
@@ -370,7 +373,9 @@ def test_warm_start():
     scale = np.nanmax(np.abs(cold["stress"]))
     np.testing.assert_allclose(again["stress"], cold["stress"], rtol=0, atol=1e-6 * scale)
     nearby_cold = solve_elasticity_grains(1.05 * eps, table, grain, VOXEL, tolerance=1e-8)
-    nearby_warm = solve_elasticity_grains(1.05 * eps, table, grain, VOXEL, tolerance=1e-8, initial=cold["displacement"])
+    nearby_warm = solve_elasticity_grains(
+        1.05 * eps, table, grain, VOXEL, tolerance=1e-8, initial=cold["displacement"]
+    )
     assert nearby_warm["iterations"] < nearby_cold["iterations"]
     np.testing.assert_allclose(nearby_warm["stress"], nearby_cold["stress"], rtol=0, atol=1e-6 * scale)
 
@@ -383,10 +388,10 @@ def test_solid_touching_the_box_is_a_free_body():
     tight = solve_elasticity_grains(eps[:, :, 1:-1, 1:-1, 1:-1], table, body, VOXEL, tolerance=1e-10)
     loose = solve_elasticity_grains(eps, table, grain, VOXEL, tolerance=1e-10)
     scale = np.nanmax(np.abs(loose["stress"]))
-    np.testing.assert_allclose(tight["stress"], loose["stress"][:, :, 1:-1, 1:-1, 1:-1], rtol=0, atol=1e-7 * scale)
-    np.testing.assert_allclose(
-        tight["displacement"], loose["displacement"][:, 1:-1, 1:-1, 1:-1], rtol=0, atol=1e-7 * np.nanmax(np.abs(loose["displacement"]))
-    )
+    inner = (slice(None), slice(1, -1), slice(1, -1), slice(1, -1))
+    np.testing.assert_allclose(tight["stress"], loose["stress"][(slice(None), *inner)], rtol=0, atol=1e-7 * scale)
+    largest = np.nanmax(np.abs(loose["displacement"]))
+    np.testing.assert_allclose(tight["displacement"], loose["displacement"][inner], rtol=0, atol=1e-7 * largest)
 
 
 def test_void_values_are_ignored():
@@ -398,7 +403,8 @@ def test_void_values_are_ignored():
     per_voxel[solid] = table[grain[solid]]
     nan_outside = np.where(solid, eps, np.nan)
     result = solve_elasticity(nan_outside, per_voxel, VOXEL, solid, tolerance=1e-9)
-    np.testing.assert_allclose(result["stress"], reference["stress"], rtol=0, atol=1e-6 * np.nanmax(np.abs(reference["stress"])))
+    scale = np.nanmax(np.abs(reference["stress"]))
+    np.testing.assert_allclose(result["stress"], reference["stress"], rtol=0, atol=1e-6 * scale)
 
 
 def test_outputs_shapes_void_and_consistency():
@@ -409,7 +415,8 @@ def test_outputs_shapes_void_and_consistency():
     result = solve_elasticity_grains(eps, table, grain, VOXEL, tolerance=1e-9)
     solid = grain >= 0
     nz, ny, nx = grain.shape
-    assert result["strain"].shape == result["stress"].shape == result["elastic_strain"].shape == (3, 3, nz, ny, nx)
+    for key in ("strain", "elastic_strain", "stress"):
+        assert result[key].shape == (3, 3, nz, ny, nx)
     assert result["rotation"].shape == (3, nz, ny, nx)
     assert result["displacement"].shape == (3, nz + 1, ny + 1, nx + 1)
     for key in ("strain", "elastic_strain", "stress", "rotation"):
@@ -417,7 +424,8 @@ def test_outputs_shapes_void_and_consistency():
         assert np.all(np.isfinite(result[key][..., solid]))
     np.testing.assert_allclose(result["elastic_strain"][:, :, solid], (result["strain"] - eps)[:, :, solid])
     voigt = stress_to_voigt(result["stress"][:, :, solid])
-    expected = np.einsum("nab,bn->an", table[grain[solid]], strain_to_voigt(result["elastic_strain"][:, :, solid]))
+    elastic = strain_to_voigt(result["elastic_strain"][:, :, solid])
+    expected = np.einsum("nab,bn->an", table[grain[solid]], elastic)
     np.testing.assert_allclose(voigt, expected, rtol=1e-10, atol=1e-6)
     np.testing.assert_allclose(np.mean(result["rotation"][:, solid], axis=1), 0, atol=1e-12)
 
@@ -428,13 +436,13 @@ def test_outputs_shapes_void_and_consistency():
         diff = np.diff(a, axis=axis)
         others = [ax for ax in range(3) if ax != axis]
         for ax in others:
-            diff = 0.5 * (np.take(diff, range(diff.shape[ax] - 1), axis=ax) + np.take(diff, range(1, diff.shape[ax]), axis=ax))
+            size = diff.shape[ax]
+            diff = 0.5 * (np.take(diff, range(size - 1), axis=ax) + np.take(diff, range(1, size), axis=ax))
         return diff
 
     gradient = np.stack([np.stack([centre_derivative(u[c], 2 - d) for d in range(3)]) for c in range(3)])
-    np.testing.assert_allclose(
-        (0.5 * (gradient + gradient.transpose(1, 0, 2, 3, 4)))[:, :, solid], result["strain"][:, :, solid], atol=1e-12
-    )
+    strain = 0.5 * (gradient + gradient.transpose(1, 0, 2, 3, 4))
+    np.testing.assert_allclose(strain[:, :, solid], result["strain"][:, :, solid], atol=1e-12)
     rotation = 0.5 * np.stack(
         [gradient[2, 1] - gradient[1, 2], gradient[0, 2] - gradient[2, 0], gradient[1, 0] - gradient[0, 1]]
     )

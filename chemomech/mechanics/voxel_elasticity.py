@@ -73,7 +73,10 @@ the out-of-balance nodal force measured by the displacement it would cause in th
 reference medium, relative to the one the eigenstrain causes. For a 64-voxel sphere with
 a 3 % eigenstrain, tolerance 1e-5 leaves a stress error ~1e-4 of the peak stress and a
 rotation error ~2e-6 rad. Void nodes carry no stiffness: they are null directions of K
-that CG leaves alone and that enter no output.
+that CG leaves alone and that enter no output. The preconditioner's FFTs run in float32
+(twice as fast; the same iterations and fields as float64 to 1e-13 at tolerance 1e-10),
+with the Polak-Ribiere beta that tolerates a slightly inexact preconditioner. Warm start:
+pass the previous result's "displacement" as `initial`.
 
 Rigid-body motion. A free body may translate and rotate without stress, so its rigid
 motion is not fixed by the equations. Each connected piece of solid (voxels sharing a
@@ -115,7 +118,6 @@ import scipy.ndimage
 from numba import njit, prange
 
 from chemomech.errors import SolverError
-from chemomech.mechanics.tensors import strain_to_voigt, voigt_to_stress
 
 DEFAULT_MAX_ITERATIONS = 2000
 PRECONDITIONER_DTYPE = np.float32  # FFT precision of the preconditioner (see _conjugate_gradients)
@@ -261,19 +263,6 @@ def _check_eigenstrain(eigenstrain) -> np.ndarray:
     return e
 
 
-def _check_eigenstrain_values(e: np.ndarray, solid: np.ndarray) -> None:
-    """Finite and symmetric in the solid (void values are ignored)."""
-    inside = e[:, :, solid]
-    scale = np.max(np.abs(inside), initial=0.0)
-    if not np.isfinite(scale):
-        raise SolverError("eigenstrain must be finite in the solid, got NaN or infinite values")
-    asymmetry = np.max(np.abs(inside - inside.transpose(1, 0, 2)), initial=0.0)
-    if asymmetry > 1e-10 * scale:
-        raise SolverError(
-            f"eigenstrain must be symmetric (e_ij = e_ji), got max |e_ij - e_ji| = {asymmetry:.3g}"
-        )
-
-
 def _check_voxel_size(voxel_size) -> float:
     if (
         isinstance(voxel_size, bool)
@@ -325,13 +314,13 @@ def _solve(eigenstrain, table, grain, voxel_size, periodic, tolerance, max_itera
     int32 index into table (< 0 void), periodic = True for an all-solid periodic box."""
     if not (isinstance(tolerance, numbers.Real) and 0 < tolerance < 1):
         raise SolverError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral) or max_iterations < 1:
+    if (isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral)
+            or max_iterations < 1):
         raise SolverError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     shape = grain.shape
     solid = grain >= 0
     if not solid.any():
         raise SolverError("no solid voxel: mask (or grain >= 0) must select at least one voxel")
-    _check_eigenstrain_values(eigenstrain, solid)
 
     # Reference medium: Voigt-average bulk and shear moduli over the solid voxels [Pa].
     counts = np.bincount(grain[solid], minlength=table.shape[0]).astype(float)
@@ -354,8 +343,16 @@ def _solve(eigenstrain, table, grain, voxel_size, periodic, tolerance, max_itera
     grid = tuple(n + p for n, p in zip(shape, pad))
     grain_grid = np.full(grid, -1, dtype=np.int32)
     grain_grid[: shape[0], : shape[1], : shape[2]] = grain
-    eigen_grid = np.zeros((6, *grid))
-    eigen_grid[:, : shape[0], : shape[1], : shape[2]] = np.where(solid, strain_to_voigt(eigenstrain), 0.0)
+    eigen_grid = np.zeros((6, *grid))  # Voigt eps* (engineering shears), 0 in void
+    largest, asymmetry, finite = _eigenstrain_voigt(
+        eigenstrain, grain, eigen_grid[:, : shape[0], : shape[1], : shape[2]]
+    )
+    if not finite:
+        raise SolverError("eigenstrain must be finite in the solid, got NaN or infinite values")
+    if asymmetry > 1e-10 * largest:
+        raise SolverError(
+            f"eigenstrain must be symmetric (e_ij = e_ji), got max |e_ij - e_ji| = {asymmetry:.3g}"
+        )
 
     # Node indices of the caller's (n + 1)^3 corner grid inside the internal grid.
     node_index = [np.arange(n + 1) % m for n, m in zip(shape, grid)]
@@ -369,35 +366,29 @@ def _solve(eigenstrain, table, grain, voxel_size, periodic, tolerance, max_itera
                 f"got {start.shape}"
             )
         start = np.nan_to_num(start / voxel_size, nan=0.0, posinf=0.0, neginf=0.0)
-        u[:, node_index[0][:, None, None], node_index[1][None, :, None], node_index[2][None, None, :]] = start
+        u[(slice(None), *np.ix_(*node_index))] = start
 
     threads = numba.get_num_threads() if np.prod(grid) >= PARALLEL_MIN_VOXELS else 1
     with _numba_threads(threads):
         u, iterations, residual = _conjugate_gradients(
             u, table_scaled, grain_grid, eigen_grid, lambda0 / mu0, 1.0, tolerance, max_iterations, threads
         )
-        # Voxel-centre fields on the internal grid: gradient, rotation, stress.
-        gradient = np.empty((3, 3, *grid))
-        _centre_gradient(u, grain_grid, gradient)
-        rotation = 0.5 * np.stack(
-            [gradient[2, 1] - gradient[1, 2], gradient[0, 2] - gradient[2, 0], gradient[1, 0] - gradient[0, 1]]
-        )
+        # Voxel-centre fields on the internal grid (NaN in void), then the rigid motion.
+        strain = np.empty((3, 3, *grid))
+        stress = np.empty((3, 3, *grid))
+        rotation = np.empty((3, *grid))
+        _centre_fields(u, table_scaled, grain_grid, eigen_grid, mu0, strain, stress, rotation)
         if not periodic:
             _remove_rigid_motion(u, rotation, grain_grid >= 0)
-        stress_voigt = np.empty((6, *grid))
-        _centre_stress(gradient, table_scaled, grain_grid, eigen_grid, stress_voigt)
 
-    # Back to the caller's grid; NaN in the void.
+    # Back to the caller's grid.
     crop = (slice(0, shape[0]), slice(0, shape[1]), slice(0, shape[2]))
-    strain = 0.5 * (gradient + gradient.transpose(1, 0, 2, 3, 4))[(slice(None), slice(None), *crop)]
-    stress = voigt_to_stress(stress_voigt[(slice(None), *crop)]) * mu0
+    strain = strain[(slice(None), slice(None), *crop)]
+    stress = stress[(slice(None), slice(None), *crop)]
     rotation = rotation[(slice(None), *crop)]
-    elastic_strain = strain - eigenstrain
-    void = ~solid
-    for field in (strain, stress, rotation, elastic_strain):
-        field[..., void] = np.nan
-    displacement = np.where(_nodes_touching(grain_grid >= 0), u, np.nan) * voxel_size
-    displacement = displacement[:, node_index[0][:, None, None], node_index[1][None, :, None], node_index[2][None, None, :]]
+    elastic_strain = strain - eigenstrain  # NaN in void, like strain
+    corners = np.ix_(*node_index)  # the caller's corner grid inside the internal one
+    displacement = (np.where(_nodes_touching(grain_grid >= 0), u, np.nan) * voxel_size)[(slice(None), *corners)]
     return {
         "strain": strain,
         "elastic_strain": elastic_strain,
@@ -430,33 +421,32 @@ def _conjugate_gradients(u, table, grain, eigen, lam, mu, tolerance, max_iterati
     slightly inexact preconditioner (it equals the classical beta for an exact one).
     """
     grid = grain.shape
-    corner_force = np.empty((*grid, 24))
-    symbols = _reference_symbols(grid)
+    inverse = np.empty((6, grid[0], grid[1], grid[2] // 2 + 1), dtype=PRECONDITIONER_DTYPE)
+    _reference_inverse(*_reference_symbols(grid), lam, mu, inverse)
 
     def apply_k(x, out):
-        _voxel_forces(x, table, grain, eigen, False, corner_force)
-        _nodal_force(corner_force, out)
+        _stiffness_force(x, table, grain, eigen, False, out)
         return out
 
-    def precondition(r):
-        r_hat = scipy.fft.rfftn(r.astype(PRECONDITIONER_DTYPE), axes=(1, 2, 3), workers=threads)
-        _apply_reference_inverse(r_hat, *symbols, lam, mu)
-        z = scipy.fft.irfftn(r_hat, s=grid, axes=(1, 2, 3), workers=threads)
-        return z.astype(np.float64)
+    def precondition(r_low):
+        """z = K0^{-1} r, given and returned in PRECONDITIONER_DTYPE."""
+        r_hat = scipy.fft.rfftn(r_low, axes=(1, 2, 3), workers=threads)
+        _apply_reference_inverse(r_hat, inverse)
+        return scipy.fft.irfftn(r_hat, s=grid, axes=(1, 2, 3), workers=threads)
 
     # f = D^T C eps*: minus the nodal force of the eigenstress at u = 0.
     f = np.empty((3, *grid))
-    _voxel_forces(np.zeros_like(u), table, grain, eigen, True, corner_force)
-    _nodal_force(corner_force, f)
+    _stiffness_force(np.zeros_like(u), table, grain, eigen, True, f)
     f *= -1.0
-    f_norm2 = _dot(f, precondition(f))
+    f_norm2 = _dot(f, precondition(f.astype(PRECONDITIONER_DTYPE)))
     if f_norm2 == 0.0:
         return np.zeros_like(u), 0, 0.0
 
     r = f - apply_k(u, np.empty_like(u))
-    z = precondition(r)
+    r_low = r.astype(PRECONDITIONER_DTYPE)  # r in the preconditioner's precision
+    z = precondition(r_low)
     rz = _dot(r, z)
-    p = z.copy()
+    p = z.astype(np.float64)
     q = np.empty_like(u)
     r_old = np.empty_like(u)
     residual = np.sqrt(max(rz, 0.0) / f_norm2)
@@ -476,8 +466,8 @@ def _conjugate_gradients(u, table, grain, eigen, lam, mu, tolerance, max_iterati
                 f"{residual:.3g} after {iterations} iterations; check the stiffness"
             )
         alpha = rz / curvature
-        _update(u, r, r_old, p, q, alpha)
-        z = precondition(r)
+        _update(u, r, r_old, r_low, p, q, alpha)
+        z = precondition(r_low)
         rz_new, r_old_z = _two_dots(r, r_old, z)
         beta = (rz_new - r_old_z) / rz
         _direction(p, z, max(beta, 0.0))
@@ -631,17 +621,15 @@ def _spread(ax, ay, az, axy, axz, ayz, axyz):
     return f000, f001, f010, f011, f100, f101, f110, f111
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def _voxel_forces(u, table, grain, eigen, with_eigen, corner_force):
-    """Nodal forces of every voxel on its 8 corners, the gradient of the voxel energy
+@njit(cache=True, fastmath=True)
+def _add_plane_forces(k, u, table, grain, eigen, with_eigen, force):
+    """Add the nodal forces of the solid voxels of plane k to `force` (nodes of planes k and
+    k + 1 only). Each voxel contributes the gradient of its energy
 
         E_voxel = (1/2) (e0 - eps*) : C : (e0 - eps*) + sum_m w_m (1/2) e_m : C : e_m
 
     with e0 = sym(grad u) at the centre and e_m the strain coefficient of monomial m (see
-    the comment above). corner_force[k, j, i, 3 corner + c] = dE_voxel / du_c(corner),
-    corner = 4 cz + 2 cy + cx; _nodal_force sums them per node. 0 in void.
-    u (3, nz, ny, nx), table (G, 6, 6), grain (nz, ny, nx), eigen (6, nz, ny, nx) Voigt
-    eigenstrain (used if with_eigen), corner_force (nz, ny, nx, 24) output.
+    the comment above) to its 8 corners.
     """
     nz, ny, nx = grain.shape
     ux, uy, uz = u[0], u[1], u[2]
@@ -649,103 +637,101 @@ def _voxel_forces(u, table, grain, eigen, with_eigen, corner_force):
     w0 = 2.0 * 0.125
     w1 = 2.0 * WEIGHT_LINEAR * 0.125
     w2 = 2.0 * WEIGHT_BILINEAR * 0.125
-    for k in prange(nz):
-        k1 = k + 1 if k + 1 < nz else 0
-        for j in range(ny):
-            j1 = j + 1 if j + 1 < ny else 0
-            for i in range(nx):
-                g = grain[k, j, i]
-                if g < 0:
-                    for q in range(24):
-                        corner_force[k, j, i, q] = 0.0
-                    continue
-                i1 = i + 1 if i + 1 < nx else 0
-                xgx, xgy, xgz, xhxy, xhxz, xhyz, xh3 = _corner_sums(ux, k, k1, j, j1, i, i1)
-                ygx, ygy, ygz, yhxy, yhxz, yhyz, yh3 = _corner_sums(uy, k, k1, j, j1, i, i1)
-                zgx, zgy, zgz, zhxy, zhxz, zhyz, zh3 = _corner_sums(uz, k, k1, j, j1, i, i1)
+    k1 = k + 1 if k + 1 < nz else 0
+    for j in range(ny):
+        j1 = j + 1 if j + 1 < ny else 0
+        for i in range(nx):
+            g = grain[k, j, i]
+            if g < 0:
+                continue
+            i1 = i + 1 if i + 1 < nx else 0
+            xgx, xgy, xgz, xhxy, xhxz, xhyz, xh3 = _corner_sums(ux, k, k1, j, j1, i, i1)
+            ygx, ygy, ygz, yhxy, yhxz, yhyz, yh3 = _corner_sums(uy, k, k1, j, j1, i, i1)
+            zgx, zgy, zgz, zhxy, zhxz, zhyz, zh3 = _corner_sums(uz, k, k1, j, j1, i, i1)
 
-                # Centre: e0 = sym(grad u), grad u_c along d = 2 g_d(c).
-                e0 = 2.0 * xgx
-                e1 = 2.0 * ygy
-                e2 = 2.0 * zgz
-                e3 = 2.0 * (ygz + zgy)
-                e4 = 2.0 * (xgz + zgx)
-                e5 = 2.0 * (xgy + ygx)
-                if with_eigen:
-                    e0 -= eigen[0, k, j, i]
-                    e1 -= eigen[1, k, j, i]
-                    e2 -= eigen[2, k, j, i]
-                    e3 -= eigen[3, k, j, i]
-                    e4 -= eigen[4, k, j, i]
-                    e5 -= eigen[5, k, j, i]
-                c_xx, c_yy, c_zz, c_yz, c_xz, c_xy = _stress(table, g, e0, e1, e2, e3, e4, e5)
+            # Centre: e0 = sym(grad u), grad u_c along d = 2 g_d(c).
+            e0 = 2.0 * xgx
+            e1 = 2.0 * ygy
+            e2 = 2.0 * zgz
+            e3 = 2.0 * (ygz + zgy)
+            e4 = 2.0 * (xgz + zgx)
+            e5 = 2.0 * (xgy + ygx)
+            if with_eigen:
+                e0 -= eigen[0, k, j, i]
+                e1 -= eigen[1, k, j, i]
+                e2 -= eigen[2, k, j, i]
+                e3 -= eigen[3, k, j, i]
+                e4 -= eigen[4, k, j, i]
+                e5 -= eigen[5, k, j, i]
+            c_xx, c_yy, c_zz, c_yz, c_xz, c_xy = _stress(table, g, e0, e1, e2, e3, e4, e5)
 
-                # xi term: grad u_c = 2 (0, Hxy, Hxz)
-                a_xx, a_yy, a_zz, a_yz, a_xz, a_xy = _stress(
-                    table, g, 0.0, 2.0 * yhxy, 2.0 * zhxz, 2.0 * (yhxz + zhxy), 2.0 * xhxz, 2.0 * xhxy
-                )
-                # eta term: grad u_c = 2 (Hxy, 0, Hyz)
-                b_xx, b_yy, b_zz, b_yz, b_xz, b_xy = _stress(
-                    table, g, 2.0 * xhxy, 0.0, 2.0 * zhyz, 2.0 * yhyz, 2.0 * (xhyz + zhxy), 2.0 * yhxy
-                )
-                # zeta term: grad u_c = 2 (Hxz, Hyz, 0)
-                d_xx, d_yy, d_zz, d_yz, d_xz, d_xy = _stress(
-                    table, g, 2.0 * xhxz, 2.0 * yhyz, 0.0, 2.0 * zhyz, 2.0 * zhxz, 2.0 * (xhyz + yhxz)
-                )
-                # eta zeta, xi zeta, xi eta terms: grad u_c = 2 Hxyz e_x, e_y, e_z
-                p_xx, p_yy, p_zz, p_yz, p_xz, p_xy = _stress(table, g, 2.0 * xh3, 0.0, 0.0, 0.0, 2.0 * zh3, 2.0 * yh3)
-                q_xx, q_yy, q_zz, q_yz, q_xz, q_xy = _stress(table, g, 0.0, 2.0 * yh3, 0.0, 2.0 * zh3, 0.0, 2.0 * xh3)
-                r_xx, r_yy, r_zz, r_yz, r_xz, r_xy = _stress(table, g, 0.0, 0.0, 2.0 * zh3, 2.0 * yh3, 2.0 * xh3, 0.0)
+            # xi term: grad u_c = 2 (0, Hxy, Hxz)
+            a_xx, a_yy, a_zz, a_yz, a_xz, a_xy = _stress(
+                table, g, 0.0, 2.0 * yhxy, 2.0 * zhxz, 2.0 * (yhxz + zhxy), 2.0 * xhxz, 2.0 * xhxy
+            )
+            # eta term: grad u_c = 2 (Hxy, 0, Hyz)
+            b_xx, b_yy, b_zz, b_yz, b_xz, b_xy = _stress(
+                table, g, 2.0 * xhxy, 0.0, 2.0 * zhyz, 2.0 * yhyz, 2.0 * (xhyz + zhxy), 2.0 * yhxy
+            )
+            # zeta term: grad u_c = 2 (Hxz, Hyz, 0)
+            d_xx, d_yy, d_zz, d_yz, d_xz, d_xy = _stress(
+                table, g, 2.0 * xhxz, 2.0 * yhyz, 0.0, 2.0 * zhyz, 2.0 * zhxz, 2.0 * (xhyz + yhxz)
+            )
+            # eta zeta, xi zeta, xi eta terms: grad u_c = 2 Hxyz e_x, e_y, e_z
+            p_xx, p_yy, p_zz, p_yz, p_xz, p_xy = _stress(table, g, 2.0 * xh3, 0.0, 0.0, 0.0, 2.0 * zh3, 2.0 * yh3)
+            q_xx, q_yy, q_zz, q_yz, q_xz, q_xy = _stress(table, g, 0.0, 2.0 * yh3, 0.0, 2.0 * zh3, 0.0, 2.0 * xh3)
+            r_xx, r_yy, r_zz, r_yz, r_xz, r_xy = _stress(table, g, 0.0, 0.0, 2.0 * zh3, 2.0 * yh3, 2.0 * xh3, 0.0)
 
-                # dE/dg_d(c) = 2 sigma0_cd; dE/dHxy(c) = 2 w1 (s_xi[c, y] + s_eta[c, x]);
-                # dE/dHxz(c) = 2 w1 (s_xi[c, z] + s_zeta[c, x]); dE/dHyz(c) = 2 w1 (s_eta[c, z]
-                # + s_zeta[c, y]); dE/dHxyz(c) = 2 w2 (s_etazeta[c, x] + s_xizeta[c, y]
-                # + s_xieta[c, z]); each times 1/8 (the corner-sum weight).
-                fx = _spread(
-                    w0 * c_xx, w0 * c_xy, w0 * c_xz,
-                    w1 * (a_xy + b_xx), w1 * (a_xz + d_xx), w1 * (b_xz + d_xy),
-                    w2 * (p_xx + q_xy + r_xz),
-                )
-                fy = _spread(
-                    w0 * c_xy, w0 * c_yy, w0 * c_yz,
-                    w1 * (a_yy + b_xy), w1 * (a_yz + d_xy), w1 * (b_yz + d_yy),
-                    w2 * (p_xy + q_yy + r_yz),
-                )
-                fz = _spread(
-                    w0 * c_xz, w0 * c_yz, w0 * c_zz,
-                    w1 * (a_yz + b_xz), w1 * (a_zz + d_xz), w1 * (b_zz + d_yz),
-                    w2 * (p_xz + q_yz + r_zz),
-                )
-                for corner in range(8):
-                    corner_force[k, j, i, 3 * corner] = fx[corner]
-                    corner_force[k, j, i, 3 * corner + 1] = fy[corner]
-                    corner_force[k, j, i, 3 * corner + 2] = fz[corner]
+            # dE/dg_d(c) = 2 sigma0_cd; dE/dHxy(c) = 2 w1 (s_xi[c, y] + s_eta[c, x]);
+            # dE/dHxz(c) = 2 w1 (s_xi[c, z] + s_zeta[c, x]); dE/dHyz(c) = 2 w1 (s_eta[c, z]
+            # + s_zeta[c, y]); dE/dHxyz(c) = 2 w2 (s_etazeta[c, x] + s_xizeta[c, y]
+            # + s_xieta[c, z]); each times 1/8 (the corner-sum weight).
+            fx = _spread(
+                w0 * c_xx, w0 * c_xy, w0 * c_xz,
+                w1 * (a_xy + b_xx), w1 * (a_xz + d_xx), w1 * (b_xz + d_xy),
+                w2 * (p_xx + q_xy + r_xz),
+            )
+            fy = _spread(
+                w0 * c_xy, w0 * c_yy, w0 * c_yz,
+                w1 * (a_yy + b_xy), w1 * (a_yz + d_xy), w1 * (b_yz + d_yy),
+                w2 * (p_xy + q_yy + r_yz),
+            )
+            fz = _spread(
+                w0 * c_xz, w0 * c_yz, w0 * c_zz,
+                w1 * (a_yz + b_xz), w1 * (a_zz + d_xz), w1 * (b_zz + d_yz),
+                w2 * (p_xz + q_yz + r_zz),
+            )
+            # Scatter to the corners, order 4 cz + 2 cy + cx.
+            kk = (k, k, k, k, k1, k1, k1, k1)
+            jj = (j, j, j1, j1, j, j, j1, j1)
+            ii = (i, i1, i, i1, i, i1, i, i1)
+            for corner in range(8):
+                force[0, kk[corner], jj[corner], ii[corner]] += fx[corner]
+                force[1, kk[corner], jj[corner], ii[corner]] += fy[corner]
+                force[2, kk[corner], jj[corner], ii[corner]] += fz[corner]
 
 
 @njit(parallel=True, cache=True)
-def _nodal_force(corner_force, force):
-    """force_c(node) = sum of corner_force over the 8 voxels that have this node as a
-    corner (the voxel below-or-at the node along each axis)."""
-    nz, ny, nx, _ = corner_force.shape
+def _stiffness_force(u, table, grain, eigen, with_eigen, force):
+    """force = K u (with_eigen False) or K u - f (with_eigen True): the gradient of the
+    total energy with respect to the nodal displacements. u, force (3, nz, ny, nx),
+    table (G, 6, 6), grain (nz, ny, nx), eigen (6, nz, ny, nx) Voigt eigenstrain.
+
+    Voxel plane k writes node planes k and k + 1, so the even planes are done in parallel,
+    then the odd ones; with an odd number of planes the last one (which wraps onto node
+    plane 0) is done on its own.
+    """
+    nz = grain.shape[0]
     for k in prange(nz):
-        for j in range(ny):
-            for i in range(nx):
-                fx = 0.0
-                fy = 0.0
-                fz = 0.0
-                for cz in range(2):  # cz = 1: the node is the voxel's upper corner along z
-                    kv = k - cz if k - cz >= 0 else nz - 1
-                    for cy in range(2):
-                        jv = j - cy if j - cy >= 0 else ny - 1
-                        for cx in range(2):
-                            iv = i - cx if i - cx >= 0 else nx - 1
-                            q = 3 * (4 * cz + 2 * cy + cx)
-                            fx += corner_force[kv, jv, iv, q]
-                            fy += corner_force[kv, jv, iv, q + 1]
-                            fz += corner_force[kv, jv, iv, q + 2]
-                force[0, k, j, i] = fx
-                force[1, k, j, i] = fy
-                force[2, k, j, i] = fz
+        force[:, k] = 0.0
+    last_alone = nz % 2 == 1 and nz > 1
+    even = (nz + 1) // 2 - (1 if last_alone else 0)
+    for m in prange(even):
+        _add_plane_forces(2 * m, u, table, grain, eigen, with_eigen, force)
+    for m in prange(nz // 2):
+        _add_plane_forces(2 * m + 1, u, table, grain, eigen, with_eigen, force)
+    if last_alone:
+        _add_plane_forces(nz - 1, u, table, grain, eigen, with_eigen, force)
 
 
 @njit(inline="always")
@@ -763,19 +749,19 @@ def _add_outer(m, weight, scale, vx, vy, vz):
 
 
 @njit(parallel=True, cache=True)
-def _apply_reference_inverse(r_hat, sz, cz, sy, cy, sx, cx, lam, mu):
-    """r_hat <- K0^{-1} r_hat per frequency, K0 the exactly integrated trilinear operator of
-    the homogeneous isotropic medium (lam, mu) (module docstring, h = 1); 0 at the mean."""
-    _, nz, ny, nx = r_hat.shape
+def _reference_inverse(sz, cz, sy, cy, sx, cx, lam, mu, inverse):
+    """inverse[:, k, j, i] = the 6 entries (xx, yy, zz, yz, xz, xy) of K0^{-1} at each rfft
+    frequency, K0 the exactly integrated trilinear operator of the homogeneous isotropic
+    medium (lam, mu) (module docstring, h = 1); 0 at the mean."""
+    _, nz, ny, nx = inverse.shape
     scale = (mu, lam + mu)
     for k in prange(nz):
         m = np.empty(6)
         for j in range(ny):
             for i in range(nx):
                 if k == 0 and j == 0 and i == 0:
-                    r_hat[0, 0, 0, 0] = 0.0
-                    r_hat[1, 0, 0, 0] = 0.0
-                    r_hat[2, 0, 0, 0] = 0.0
+                    for q in range(6):
+                        inverse[q, 0, 0, 0] = 0.0
                     continue
                 s_x, s_y, s_z = sx[i], sy[j], sz[k]
                 c_x, c_y, c_z = cx[i], cy[j], cz[k]
@@ -799,33 +785,120 @@ def _apply_reference_inverse(r_hat, sz, cz, sy, cy, sx, cx, lam, mu):
                 i02 = m[5] * m[3] - m[1] * m[4]
                 i01 = m[4] * m[3] - m[5] * m[2]
                 det = m[0] * i00 + m[5] * i01 + m[4] * i02
-                rx = r_hat[0, k, j, i]
-                ry = r_hat[1, k, j, i]
-                rz = r_hat[2, k, j, i]
-                r_hat[0, k, j, i] = (i00 * rx + i01 * ry + i02 * rz) / det
-                r_hat[1, k, j, i] = (i01 * rx + i11 * ry + i12 * rz) / det
-                r_hat[2, k, j, i] = (i02 * rx + i12 * ry + i22 * rz) / det
+                inverse[0, k, j, i] = i00 / det
+                inverse[1, k, j, i] = i11 / det
+                inverse[2, k, j, i] = i22 / det
+                inverse[3, k, j, i] = i12 / det
+                inverse[4, k, j, i] = i02 / det
+                inverse[5, k, j, i] = i01 / det
 
 
 @njit(parallel=True, cache=True)
-def _centre_gradient(u, grain, gradient):
-    """gradient[c, d] = du_c/dx_d at every solid voxel centre = its voxel average [-]
-    (0 in void): 2 g_d of component c."""
+def _apply_reference_inverse(r_hat, inverse):
+    """r_hat <- K0^{-1} r_hat per frequency (inverse from _reference_inverse)."""
+    _, nz, ny, nx = r_hat.shape
+    for k in prange(nz):
+        for j in range(ny):
+            for i in range(nx):
+                rx = r_hat[0, k, j, i]
+                ry = r_hat[1, k, j, i]
+                rz = r_hat[2, k, j, i]
+                r_hat[0, k, j, i] = inverse[0, k, j, i] * rx + inverse[5, k, j, i] * ry + inverse[4, k, j, i] * rz
+                r_hat[1, k, j, i] = inverse[5, k, j, i] * rx + inverse[1, k, j, i] * ry + inverse[3, k, j, i] * rz
+                r_hat[2, k, j, i] = inverse[4, k, j, i] * rx + inverse[3, k, j, i] * ry + inverse[2, k, j, i] * rz
+
+
+@njit(parallel=True, cache=True)
+def _centre_fields(u, table, grain, eigen, stress_unit, strain, stress, rotation):
+    """Voxel-centre (= voxel-average) fields from the nodal u [voxels]: strain
+    sym(grad u) (3, 3, ...), stress stress_unit * table[grain] (strain - eps*) (3, 3, ...)
+    and rotation omega = axial vector of skew(grad u) (3, ...); NaN in void voxels."""
     nz, ny, nx = grain.shape
     for k in prange(nz):
         k1 = k + 1 if k + 1 < nz else 0
         for j in range(ny):
             j1 = j + 1 if j + 1 < ny else 0
             for i in range(nx):
+                g = grain[k, j, i]
+                if g < 0:
+                    for a in range(3):
+                        rotation[a, k, j, i] = np.nan
+                        for b in range(3):
+                            strain[a, b, k, j, i] = np.nan
+                            stress[a, b, k, j, i] = np.nan
+                    continue
                 i1 = i + 1 if i + 1 < nx else 0
-                for c in range(3):
-                    if grain[k, j, i] < 0:
-                        gx, gy, gz = 0.0, 0.0, 0.0
-                    else:
-                        gx, gy, gz, _, _, _, _ = _corner_sums(u[c], k, k1, j, j1, i, i1)
-                    gradient[c, 0, k, j, i] = 2.0 * gx
-                    gradient[c, 1, k, j, i] = 2.0 * gy
-                    gradient[c, 2, k, j, i] = 2.0 * gz
+                # du_c/dx_d = 2 g_d(c) at the centre
+                xx, xy, xz, _, _, _, _ = _corner_sums(u[0], k, k1, j, j1, i, i1)
+                yx, yy, yz, _, _, _, _ = _corner_sums(u[1], k, k1, j, j1, i, i1)
+                zx, zy, zz, _, _, _, _ = _corner_sums(u[2], k, k1, j, j1, i, i1)
+                e_xx = 2.0 * xx
+                e_yy = 2.0 * yy
+                e_zz = 2.0 * zz
+                e_yz = yz + zy
+                e_xz = xz + zx
+                e_xy = xy + yx
+                rotation[0, k, j, i] = zy - yz  # (du_z/dy - du_y/dz) / 2
+                rotation[1, k, j, i] = xz - zx  # (du_x/dz - du_z/dx) / 2
+                rotation[2, k, j, i] = yx - xy  # (du_y/dx - du_x/dy) / 2
+                strain[0, 0, k, j, i] = e_xx
+                strain[1, 1, k, j, i] = e_yy
+                strain[2, 2, k, j, i] = e_zz
+                strain[1, 2, k, j, i] = strain[2, 1, k, j, i] = e_yz
+                strain[0, 2, k, j, i] = strain[2, 0, k, j, i] = e_xz
+                strain[0, 1, k, j, i] = strain[1, 0, k, j, i] = e_xy
+                s_xx, s_yy, s_zz, s_yz, s_xz, s_xy = _stress(
+                    table,
+                    g,
+                    e_xx - eigen[0, k, j, i],
+                    e_yy - eigen[1, k, j, i],
+                    e_zz - eigen[2, k, j, i],
+                    2.0 * e_yz - eigen[3, k, j, i],
+                    2.0 * e_xz - eigen[4, k, j, i],
+                    2.0 * e_xy - eigen[5, k, j, i],
+                )
+                stress[0, 0, k, j, i] = stress_unit * s_xx
+                stress[1, 1, k, j, i] = stress_unit * s_yy
+                stress[2, 2, k, j, i] = stress_unit * s_zz
+                stress[1, 2, k, j, i] = stress[2, 1, k, j, i] = stress_unit * s_yz
+                stress[0, 2, k, j, i] = stress[2, 0, k, j, i] = stress_unit * s_xz
+                stress[0, 1, k, j, i] = stress[1, 0, k, j, i] = stress_unit * s_xy
+
+
+@njit(parallel=True, cache=True)
+def _eigenstrain_voigt(e, grain, eigen):
+    """eigen[:, k, j, i] = Voigt eps* (xx, yy, zz, e_yz + e_zy, e_xz + e_zx, e_xy + e_yx) of
+    the solid voxels of e (3, 3, nz, ny, nx) (void entries of eigen left as they are).
+    Returns (max |e_ij|, max |e_ij - e_ji|, all finite) over the solid."""
+    nz, ny, nx = grain.shape
+    plane_largest = np.zeros(nz)
+    plane_asymmetry = np.zeros(nz)
+    plane_finite = np.ones(nz, dtype=np.bool_)
+    for k in prange(nz):
+        largest = 0.0
+        asymmetry = 0.0
+        finite = True
+        for j in range(ny):
+            for i in range(nx):
+                if grain[k, j, i] < 0:
+                    continue
+                for a in range(3):
+                    for b in range(3):
+                        value = e[a, b, k, j, i]
+                        if not np.isfinite(value):
+                            finite = False
+                        largest = max(largest, abs(value))
+                        asymmetry = max(asymmetry, abs(value - e[b, a, k, j, i]))
+                eigen[0, k, j, i] = e[0, 0, k, j, i]
+                eigen[1, k, j, i] = e[1, 1, k, j, i]
+                eigen[2, k, j, i] = e[2, 2, k, j, i]
+                eigen[3, k, j, i] = e[1, 2, k, j, i] + e[2, 1, k, j, i]
+                eigen[4, k, j, i] = e[0, 2, k, j, i] + e[2, 0, k, j, i]
+                eigen[5, k, j, i] = e[0, 1, k, j, i] + e[1, 0, k, j, i]
+        plane_largest[k] = largest
+        plane_asymmetry[k] = asymmetry
+        plane_finite[k] = finite
+    return plane_largest.max(), plane_asymmetry.max(), plane_finite.all()
 
 
 @njit(parallel=True, cache=True)
@@ -857,8 +930,8 @@ def _two_dots(a, b, c):
 
 
 @njit(parallel=True, cache=True)
-def _update(u, r, r_old, p, q, alpha):
-    """r_old = r, then u += alpha p, r -= alpha q (in place)."""
+def _update(u, r, r_old, r_low, p, q, alpha):
+    """r_old = r, then u += alpha p, r -= alpha q, r_low = r in r_low's precision."""
     _, nz, ny, nx = u.shape
     for k in prange(nz):
         for c in range(3):
@@ -867,6 +940,7 @@ def _update(u, r, r_old, p, q, alpha):
                     r_old[c, k, j, i] = r[c, k, j, i]
                     u[c, k, j, i] += alpha * p[c, k, j, i]
                     r[c, k, j, i] -= alpha * q[c, k, j, i]
+                    r_low[c, k, j, i] = r[c, k, j, i]
 
 
 @njit(parallel=True, cache=True)
@@ -879,29 +953,3 @@ def _direction(p, z, beta):
                 for i in range(nx):
                     p[c, k, j, i] = z[c, k, j, i] + beta * p[c, k, j, i]
 
-
-@njit(parallel=True, cache=True)
-def _centre_stress(gradient, table, grain, eigen, sigma):
-    """sigma = table[grain] (sym(gradient) - eps*) at every solid voxel, Voigt (6, ...);
-    0 in void. This is the voxel average of the stress (the other monomials average 0)."""
-    nz, ny, nx = grain.shape
-    for k in prange(nz):
-        for j in range(ny):
-            for i in range(nx):
-                g = grain[k, j, i]
-                if g < 0:
-                    for a in range(6):
-                        sigma[a, k, j, i] = 0.0
-                    continue
-                s = _stress(
-                    table,
-                    g,
-                    gradient[0, 0, k, j, i] - eigen[0, k, j, i],
-                    gradient[1, 1, k, j, i] - eigen[1, k, j, i],
-                    gradient[2, 2, k, j, i] - eigen[2, k, j, i],
-                    gradient[1, 2, k, j, i] + gradient[2, 1, k, j, i] - eigen[3, k, j, i],
-                    gradient[0, 2, k, j, i] + gradient[2, 0, k, j, i] - eigen[4, k, j, i],
-                    gradient[0, 1, k, j, i] + gradient[1, 0, k, j, i] - eigen[5, k, j, i],
-                )
-                for a in range(6):
-                    sigma[a, k, j, i] = s[a]
