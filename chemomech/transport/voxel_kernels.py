@@ -35,6 +35,10 @@ constraint), so the iteration is Newton's method on the coupled system. Linear s
 are solved matrix-free with BiCGSTAB and a Jacobi preconditioner (the tangential terms
 make the matrix non-symmetric), to a loose relative tolerance (inexact Newton).
 
+The kernels are serial on purpose: a time step launches thousands of them, and on a
+shared 2-core machine numba's parallel launches stall whenever one of their threads is
+descheduled (measured: a 32-voxel-across step 60x slower at a load of 4 than serially).
+
 Neighbour table `nbr` (N, 6): directions 0..5 = -z, +z, -y, +y, -x, +x; -1 = not
 connected. Material functions are tables on a uniform x grid, rows as in sphere_kernels.
 """
@@ -42,16 +46,16 @@ connected. Material functions are tables on a uniform x grid, rows as in sphere_
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U, table_lookup
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def cell_gradients(v, nbr, h, out):
     """Cell-centred gradient of v [1/m] along the grid axes (z, y, x) into out (N, 3)."""
     n = v.shape[0]
-    for i in prange(n):
+    for i in range(n):
         for a in range(3):
             lo = nbr[i, 2 * a]
             hi = nbr[i, 2 * a + 1]
@@ -65,13 +69,13 @@ def cell_gradients(v, nbr, h, out):
                 out[i, a] = 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def face_coefficients(x, nbr, grain, tensors, table, h, grad, d_face, dd_face, flux_shape):
     """For every connected face (i, k): d(x_f), d'(x_f) and the flux shape
     G_f = M_aa (x_j - x_i)/h + s sum_{b!=a} M_ab (g_b,i + g_b,j)/2, so that F_f = d G_f.
     `grad` must hold cell_gradients(x)."""
     n = x.shape[0]
-    for i in prange(n):
+    for i in range(n):
         m = tensors[grain[i]]
         for k in range(6):
             j = nbr[i, k]
@@ -92,11 +96,11 @@ def face_coefficients(x, nbr, grain, tensors, table, h, grad, d_face, dd_face, f
             flux_shape[i, k] = shape
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def diffusion_divergence(d_face, flux_shape, h, out):
     """(1/h) sum_faces d_f G_f [1/s]: the rate of change of x from diffusion."""
     n = d_face.shape[0]
-    for i in prange(n):
+    for i in range(n):
         total = 0.0
         for k in range(6):
             total += d_face[i, k] * flux_shape[i, k]
@@ -145,10 +149,10 @@ def face_current(x_cell, phi, guess, q, table, two_rt_f):
     return i, di_dphi, di_dx
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current, di_dphi, di_dx):
     """face_current for every surface face (q per face); results into the out arrays."""
-    for f in prange(face_cell.shape[0]):
+    for f in range(face_cell.shape[0]):
         i, dp, dx = face_current(x[face_cell[f]], phi, guess[f], face_q[f], table, two_rt_f)
         current[f] = i
         di_dphi[f] = dp
@@ -215,61 +219,76 @@ def surface_rates(n_cells, face_cell, face_area, current, di_dx, flux_per_curren
         rate_slope[c] += face_area[f] * di_dx[f] * flux_per_current / volume
 
 
-@njit(cache=True, parallel=True)
-def jacobian_apply(v, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
-                   grad_v, out):
-    """out = J v for the residual r(x) = (x - x_old)/dt - div(x) + surface_rate(x):
-    J v = v/dt - (1/h) sum_f [d_f G_f(v) + d'_f (v_i + v_j)/2 G_f(x)] + rate_slope v."""
-    cell_gradients(v, nbr, h, grad_v)
-    n = v.shape[0]
-    for i in prange(n):
-        m = tensors[grain[i]]
-        total = 0.0
-        for k in range(6):
-            j = nbr[i, k]
-            if j < 0:
-                continue
-            a = k // 2
-            s = 1.0 if k % 2 == 1 else -1.0
-            shape_v = m[a, a] * (v[j] - v[i]) / h
-            for b in range(3):
-                if b != a:
-                    shape_v += s * m[a, b] * 0.5 * (grad_v[i, b] + grad_v[j, b])
-            total += d_face[i, k] * shape_v + dd_face[i, k] * 0.5 * (v[i] + v[j]) * flux_shape[i, k]
-        out[i] = v[i] / dt - total / h + rate_slope[i] * v[i]
-
-
-@njit(cache=True, parallel=True)
-def jacobian_diagonal(nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope, out):
-    """Diagonal of J from the two-point part (the Jacobi preconditioner)."""
+@njit(cache=True)
+def assemble_stencil(nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+                     weight, centre):
+    """The two-point part of the Jacobian of r(x) = (x - x_old)/dt - div(x) + rate(x) as a
+    7-point stencil, J v = centre v_i + sum_k weight_k v_j (+ tangential terms):
+    with A_k = d_f M_aa / h and B_k = d'_f G_f(x) / 2 (the dD/dx term),
+    weight_k = -(A_k + B_k)/h and centre = 1/dt + rate_slope + sum_k (A_k - B_k)/h."""
     n = nbr.shape[0]
-    for i in prange(n):
+    for i in range(n):
         m = tensors[grain[i]]
-        total = 0.0
+        c = 1.0 / dt + rate_slope[i]
         for k in range(6):
             if nbr[i, k] < 0:
+                weight[i, k] = 0.0
                 continue
             a = k // 2
-            total += -d_face[i, k] * m[a, a] / h + 0.5 * dd_face[i, k] * flux_shape[i, k]
-        out[i] = 1.0 / dt - total / h + rate_slope[i]
+            normal = d_face[i, k] * m[a, a] / h
+            slope = 0.5 * dd_face[i, k] * flux_shape[i, k]
+            weight[i, k] = -(normal + slope) / h
+            c += (normal - slope) / h
+        centre[i] = c
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out):
+    """out = J v: the stencil of assemble_stencil plus, when cross is True (some tensor
+    has off-diagonal terms), the tangential part -(1/h) sum_f d_f s sum_{b!=a} M_ab
+    (g_b,i(v) + g_b,j(v))/2 of the flux."""
+    if cross:
+        cell_gradients(v, nbr, h, grad_v)
+    n = v.shape[0]
+    for i in range(n):
+        total = centre[i] * v[i]
+        for k in range(6):
+            j = nbr[i, k]
+            if j >= 0:
+                total += weight[i, k] * v[j]
+        if cross:
+            m = tensors[grain[i]]
+            tangential = 0.0
+            for k in range(6):
+                j = nbr[i, k]
+                if j < 0:
+                    continue
+                a = k // 2
+                s = 1.0 if k % 2 == 1 else -1.0
+                part = 0.0
+                for b in range(3):
+                    if b != a:
+                        part += m[a, b] * 0.5 * (grad_v[i, b] + grad_v[j, b])
+                tangential += d_face[i, k] * s * part
+            total -= tangential / h
+        out[i] = total
+
+
+@njit(cache=True)
 def _dot(a, b):
     total = 0.0
-    for i in prange(a.shape[0]):
+    for i in range(a.shape[0]):
         total += a[i] * b[i]
     return total
 
 
 @njit(cache=True)
-def bordered_apply(v, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+def bordered_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face,
                    column, row, corner, grad_v, out):
     """The Jacobian of the step with the electrode potential as unknown n:
     out[:n] = J v[:n] + column v[n],  out[n] = row . v[:n] + corner v[n]."""
     n = nbr.shape[0]
-    jacobian_apply(v[:n], nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
-                   grad_v, out[:n])
+    jacobian_apply(v[:n], nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out[:n])
     last = v[n]
     total = corner * last
     for i in range(n):
@@ -279,10 +298,11 @@ def bordered_apply(v, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, r
 
 
 @njit(cache=True)
-def bicgstab(rhs, diagonal, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape,
-             rate_slope, column, row, corner, rel_tol, max_iterations):
+def bicgstab(rhs, diagonal, nbr, weight, centre, cross, grain, tensors, h, d_face,
+             column, row, corner, rel_tol, max_iterations):
     """Solve the bordered system (bordered_apply) y = rhs, length N + 1, by
-    Jacobi-preconditioned BiCGSTAB (van der Vorst 1992); diagonal has length N + 1.
+    Jacobi-preconditioned BiCGSTAB (van der Vorst 1992); diagonal has length N + 1
+    (the stencil centre and the corner).
     Returns (y, iterations, converged)."""
     n = rhs.shape[0]
     y = np.zeros(n)
@@ -309,7 +329,7 @@ def bicgstab(rhs, diagonal, nbr, grain, tensors, h, dt, d_face, dd_face, flux_sh
         for i in range(n):
             p[i] = r[i] + beta * (p[i] - omega * v[i])
             ph[i] = p[i] / diagonal[i]
-        bordered_apply(ph, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+        bordered_apply(ph, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, v)
         alpha = rho_new / _dot(r0, v)
         for i in range(n):
@@ -320,7 +340,7 @@ def bicgstab(rhs, diagonal, nbr, grain, tensors, h, dt, d_face, dd_face, flux_sh
             return y, it + 1, True
         for i in range(n):
             sh[i] = s[i] / diagonal[i]
-        bordered_apply(sh, nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, rate_slope,
+        bordered_apply(sh, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, t)
         tt = _dot(t, t)
         omega = _dot(t, s) / tt if tt > 0.0 else 0.0
