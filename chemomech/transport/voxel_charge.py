@@ -40,7 +40,7 @@ from chemomech.transport.voxel_kernels import (
 )
 
 TABLE_POINTS = 4001
-NEWTON_TOL = 1e-7          # largest Newton update of x that ends the iteration [-]
+NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration [-]
 NEWTON_MAX_ITERATIONS = 25
 LINEAR_REL_TOL = 1e-3      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
 LINEAR_MAX_ITERATIONS = 2000
