@@ -14,10 +14,8 @@ change of x < 1e-8; PCG + Jacobi to 1e-10 relative to |b|; --fipy-stock-jacobi u
 FiPy's own JacobiPreconditioner, the same preconditioner applied through a sparse LU
 solve, slower), median. Default: the same `--steps` steps from the same start with
 voxel_charge._VoxelStepper.step, after one warm-up run of them (numba), repeated
-`--repeats` times with a fresh stepper; median over all timed steps; timed with numba's
-default thread count and with one thread (the parallel kernels are launched thousands of
-times per step, and on an oversubscribed CPU every launch waits for descheduled threads).
-The largest difference of the two final states is printed as a check that both solved
+`--repeats` times with a fresh stepper; median over all timed steps (the default's
+kernels are serial). The largest difference of the two final states is printed as a check that both solved
 the same problem. --full-charge also times the default's complete adaptive 1C charge to
 4.5 V (minutes at 64 across).
 
@@ -30,7 +28,6 @@ import argparse
 import statistics
 import time
 
-import numba
 import numpy as np
 
 from chemomech.constants import TEMPERATURE_DEFAULT
@@ -83,20 +80,13 @@ def main() -> None:
     fipy = charge_voxels_fipy(material, particle, protocol, args.dt, max_steps=args.steps,
                               solver=default_solver(stock_jacobi=args.fipy_stock_jacobi))
     x_start = fipy.states[0].astype(float)
-    default_threads = numba.get_num_threads()
-    default_step = {}
-    for threads in sorted({default_threads, 1}, reverse=True):
-        numba.set_num_threads(threads)
-        default_steps(material, particle, protocol, x_start, args.dt, args.steps)  # warm-up
-        seconds = []
-        for _ in range(args.repeats):
-            timed, x_default = default_steps(material, particle, protocol, x_start, args.dt,
-                                             args.steps)
-            seconds.extend(timed)
-        default_step[threads] = statistics.median(seconds)
-        print(f"default per step, {threads} numba thread(s) [s]: "
-              f"{' '.join(f'{s:.3f}' for s in seconds)}")
-    numba.set_num_threads(default_threads)
+    default_steps(material, particle, protocol, x_start, args.dt, args.steps)  # warm-up
+    seconds = []
+    for _ in range(args.repeats):
+        timed, x_default = default_steps(material, particle, protocol, x_start, args.dt, args.steps)
+        seconds.extend(timed)
+    default_step = statistics.median(seconds)
+    print(f"default per step [s]: {' '.join(f'{s:.3f}' for s in seconds)}")
 
     fipy_step = statistics.median(fipy.step_seconds)
     print(f"FiPy solver: {fipy.solver}")
@@ -105,9 +95,7 @@ def main() -> None:
           f"{' '.join(map(str, fipy.linear_iterations))}")
     print(f"{'solver':<44}{'s/step (median)':>16}{'FiPy / this':>13}")
     print(f"{'FiPy Grid3D (PCG + Jacobi)':<44}{fipy_step:>16.3f}{1.0:>13.1f}")
-    for threads, seconds in default_step.items():
-        label = f"default (numba, {threads} thread{'s' if threads > 1 else ''})"
-        print(f"{label:<44}{seconds:>16.4f}{fipy_step / seconds:>13.1f}")
+    print(f"{'default (numba, Newton + BiCGSTAB)':<44}{default_step:>16.4f}{fipy_step / default_step:>13.1f}")
     print(f"max |x_FiPy - x_default| after {args.steps} steps: "
           f"{np.max(np.abs(fipy.states[-1] - x_default)):.2e}")
 
