@@ -42,7 +42,7 @@ from chemomech.transport.voxel_kernels import (
 TABLE_POINTS = 4001
 NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration [-]
 NEWTON_MAX_ITERATIONS = 25
-LINEAR_REL_TOL = 1e-3      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
+LINEAR_REL_TOL = 1e-2      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
 LINEAR_MAX_ITERATIONS = 2000
 SURFACE_DELITHIATED = 1e-4  # the charge ends if a surface voxel's x falls to this [-]
 STEPS = ((0, -1), (0, 1), (1, -1), (1, 1), (2, -1), (2, 1))  # direction k: (grid axis, step)
