@@ -160,10 +160,11 @@ def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current,
 
 
 @njit(cache=True)
-def weighted_sum(values, weights):
+def dot(a, b):
+    """sum_i a_i b_i (serial)."""
     total = 0.0
-    for f in range(values.shape[0]):
-        total += values[f] * weights[f]
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
     return total
 
 
@@ -175,7 +176,7 @@ def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_
     inside a bracket that is widened by +-2RT/F until it holds the root, bisection when a
     Newton step leaves it. Leaves the face currents of the answer in the out arrays."""
     surface_currents(x, phi_guess, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
-    g = weighted_sum(current, face_area) - total_current
+    g = dot(current, face_area) - total_current
     phi = phi_guess
     lo = -1e300
     hi = 1e300
@@ -186,7 +187,7 @@ def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_
             lo = phi
         if abs(g) <= 1e-10 * abs(total_current) + 1e-300:
             break
-        slope = weighted_sum(di_dphi, face_area)
+        slope = dot(di_dphi, face_area)
         trial = phi - g / slope if slope > 0.0 else phi + (two_rt_f if g < 0.0 else -two_rt_f)
         if trial >= hi or trial <= lo:
             if hi < 1e299 and lo > -1e299:
@@ -201,7 +202,7 @@ def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_
             break
         phi = trial
         surface_currents(x, phi, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
-        g = weighted_sum(current, face_area) - total_current
+        g = dot(current, face_area) - total_current
     return phi
 
 
@@ -275,14 +276,6 @@ def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, gra
 
 
 @njit(cache=True)
-def _dot(a, b):
-    total = 0.0
-    for i in range(a.shape[0]):
-        total += a[i] * b[i]
-    return total
-
-
-@njit(cache=True)
 def bordered_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face,
                    column, row, corner, grad_v, out):
     """The Jacobian of the step with the electrode potential as unknown n:
@@ -318,11 +311,11 @@ def bicgstab(rhs, diagonal, nbr, weight, centre, cross, grain, tensors, h, d_fac
     rho = 1.0
     alpha = 1.0
     omega = 1.0
-    target = rel_tol * np.sqrt(_dot(rhs, rhs))
+    target = rel_tol * np.sqrt(dot(rhs, rhs))
     if target == 0.0:
         return y, 0, True
     for it in range(max_iterations):
-        rho_new = _dot(r0, r)
+        rho_new = dot(r0, r)
         if rho_new == 0.0:
             return y, it, False
         beta = (rho_new / rho) * (alpha / omega)
@@ -331,10 +324,10 @@ def bicgstab(rhs, diagonal, nbr, weight, centre, cross, grain, tensors, h, d_fac
             ph[i] = p[i] / diagonal[i]
         bordered_apply(ph, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, v)
-        alpha = rho_new / _dot(r0, v)
+        alpha = rho_new / dot(r0, v)
         for i in range(n):
             s[i] = r[i] - alpha * v[i]
-        if np.sqrt(_dot(s, s)) <= target:
+        if np.sqrt(dot(s, s)) <= target:
             for i in range(n):
                 y[i] += alpha * ph[i]
             return y, it + 1, True
@@ -342,12 +335,12 @@ def bicgstab(rhs, diagonal, nbr, weight, centre, cross, grain, tensors, h, d_fac
             sh[i] = s[i] / diagonal[i]
         bordered_apply(sh, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, t)
-        tt = _dot(t, t)
-        omega = _dot(t, s) / tt if tt > 0.0 else 0.0
+        tt = dot(t, t)
+        omega = dot(t, s) / tt if tt > 0.0 else 0.0
         for i in range(n):
             y[i] += alpha * ph[i] + omega * sh[i]
             r[i] = s[i] - omega * t[i]
-        if np.sqrt(_dot(r, r)) <= target:
+        if np.sqrt(dot(r, r)) <= target:
             return y, it + 1, True
         if omega == 0.0:
             return y, it + 1, False
