@@ -109,6 +109,17 @@ def _progress_bar(enabled: bool):
     return bar, update
 
 
+def _charge_with_progress(charge, material, particle, charge_protocol, options, progress: bool):
+    """charge(material, particle, protocol, options, progress=callback) under a progress
+    bar when `progress` is True."""
+    bar, update = _progress_bar(progress)
+    try:
+        return charge(material, particle, charge_protocol, options, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def simulate(config: dict | str | Path, progress: bool = False) -> xr.Dataset:
     """Run one simulation described by `config` (dict or TOML path; see README
     "Configuration"). Returns an xarray Dataset; its attrs hold the resolved
@@ -167,12 +178,7 @@ def _snapshot_series(material: Material, solution, count: int, t_snap: np.ndarra
 def _simulate_sphere(cfg, material, charge_protocol, options, progress):
     particle, output = cfg["particle"], cfg["output"]
     mesh = SphereMesh(radius=particle["radius_um"] * 1e-6, cells=particle["cells"])
-    bar, update = _progress_bar(progress)
-    try:
-        solution = charge_sphere(material, mesh, charge_protocol, options, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
+    solution = _charge_with_progress(charge_sphere, material, mesh, charge_protocol, options, progress)
 
     k, w = snapshot_indices(solution.charge_removed, output["snapshots"])
     x_snap = (1 - w)[:, None] * solution.states[k] + w[:, None] * solution.states[k + 1]
@@ -227,12 +233,7 @@ VOXEL_FIELDS = {  # name: (units, long_name) of the per-snapshot fields over (z,
 def _simulate_voxels(cfg, material, charge_protocol, options, progress):
     particle_cfg, output = cfg["particle"], cfg["output"]
     particle = voxel_particle(particle_cfg)
-    bar, update = _progress_bar(progress)
-    try:
-        solution = charge_voxels(material, particle, charge_protocol, options, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
+    solution = _charge_with_progress(charge_voxels, material, particle, charge_protocol, options, progress)
 
     count = output["snapshots"]
     k, w = snapshot_indices(solution.charge_removed, count)

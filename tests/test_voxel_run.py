@@ -56,6 +56,9 @@ def test_single_crystal_dataset_contract(single):
     for axis in "zyx":
         assert ds[axis].attrs["units"] == "m"
         assert np.allclose(np.diff(ds[axis]), 50e-9)
+    # a 0.4 um crystal at 1C: the 1-D sphere of that size reaches ~0.85 SoC; 0.5 only
+    # guards against a run that stopped early. Li balance: the Newton tolerance (1e-6 per
+    # step, relative ~1e-6 of a step's charge) bounds it.
     assert ds.attrs["soc_end"] > 0.5 and ds.attrs["end_reason"] == "v_max"
     assert ds.attrs["li_balance_error"] < 1e-6
 
@@ -81,14 +84,18 @@ def test_d_spacing_is_strained_local_c(single):
     strain_c = last["elastic_strain_c"].values[solid].astype(float)
     d = last["d_spacing_003"].values[solid].astype(float)
     np.testing.assert_allclose(d, material.lattice_c(x) / 3.0 * (1.0 + strain_c), rtol=1e-6)
-    # a charged crystal with a Li gradient is strained: tilts and stresses are nonzero
+    # a charged crystal with a Li gradient is strained: the lattice eigenstrain is ~1e-2
+    # and its spread ~1e-3, so tilts of ~1e-3 rad and stresses of ~E * 1e-3 ~ 100 MPa;
+    # the bounds are 10x below those scales (nonzero, not a magnitude check)
     assert np.nanmax(np.abs(last["lattice_rotation"].values)) > 1e-4
     assert single.attrs["stress_von_mises_max_mpa"] > 10
 
 
 def test_polycrystal_grain_boundary_tractions(poly):
     ds = poly
-    assert ds.attrs["grains"] > 5
+    # geometry.voxel.polycrystal places 8 R^3 / d^3 = 64 seeds (R = 0.5 um, d = 0.25 um);
+    # a seed that owns no voxel is dropped, so a few fewer grains are allowed
+    assert 0.9 * 64 <= ds.attrs["grains"] <= 64
     assert ds["gb_normal_traction"].dims == ("snapshot", "gb_face")
     assert ds["gb_face_position"].dims == ("gb_face", "component")
     normal = ds["gb_normal_traction"].values

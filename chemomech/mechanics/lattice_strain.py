@@ -33,20 +33,18 @@ MECHANICS_TOLERANCE = 1e-5  # relative residual of the elastic solve
 
 def grain_stiffness(material: Material, rotations: np.ndarray) -> np.ndarray:
     """Voigt stiffness of every grain in the lab frame (n_grains, 6, 6) [Pa]."""
-    crystal = material.stiffness_voigt()
-    return np.stack([rotate_stiffness(crystal, r) for r in rotations])
+    return rotate_stiffness(material.stiffness_voigt(), rotations)
 
 
 def eigenstrain_field(material: Material, particle: VoxelParticle, x_grid: np.ndarray) -> np.ndarray:
-    """eps*_lab (3, 3, nz, ny, nx) from x on the grid (NaN outside -> 0 eigenstrain)."""
+    """eps*_lab = R diag(eps_a, eps_a, eps_c) R^T (3, 3, nz, ny, nx) from x on the grid;
+    zero outside the particle."""
     solid = particle.mask
-    eps_a, eps_c = material.eigenstrain_crystal(np.where(solid, x_grid, material.x_initial)[solid])
+    eps_a, eps_c = material.eigenstrain_crystal(x_grid[solid])
+    crystal = np.stack([eps_a, eps_a, eps_c], axis=1)  # (N, 3) diagonal in the crystal frame
     rot = particle.rotations[particle.grain[solid]]  # (N, 3, 3), columns a, b, c axes
-    a_axis, b_axis, c_axis = rot[:, :, 0], rot[:, :, 1], rot[:, :, 2]
-    local = (eps_a[:, None, None] * (a_axis[:, :, None] * a_axis[:, None, :] + b_axis[:, :, None] * b_axis[:, None, :])
-             + eps_c[:, None, None] * c_axis[:, :, None] * c_axis[:, None, :])
     field = np.zeros((3, 3, *particle.shape))
-    field[:, :, solid] = local.transpose(1, 2, 0)
+    field[:, :, solid] = np.einsum("nia,na,nja->ijn", rot, crystal, rot)
     return field
 
 

@@ -50,12 +50,13 @@ class SphereSolution:
     li_balance_error: float
 
 
-def material_tables(material: Material, points: int = TABLE_POINTS) -> np.ndarray:
-    """Rows D_eff(x) [m2/s] (orientation average of the diffusivity tensor), U(x) [V],
-    i0(x) [A/m2] sampled on x = linspace(0, 1, points)."""
+def material_tables(material: Material, diffusivity=None, points: int = TABLE_POINTS) -> np.ndarray:
+    """Rows D(x) [m2/s], U(x) [V], i0(x) [A/m2] sampled on x = linspace(0, 1, points).
+    D is `diffusivity` (a function of x) or, by default, the orientation average of the
+    diffusivity tensor used by the 1-D sphere."""
     x = np.linspace(0.0, 1.0, points)
     table = np.empty((3, points))
-    table[TABLE_D] = material.diffusivity_orientation_average(x)
+    table[TABLE_D] = (diffusivity or material.diffusivity_orientation_average)(x)
     table[TABLE_U] = material.ocv(x)
     table[TABLE_I0] = material.exchange_current(x)
     return table

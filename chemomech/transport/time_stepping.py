@@ -54,8 +54,9 @@ class SolverOptions:
 
 @dataclass
 class StepHistory:
-    """Every accepted step: time [s], voltage [V], current [A/m2], stored states,
-    charge_removed [C/kg], why the run ended and how many steps were rejected."""
+    """Every accepted step: time [s], voltage [V], current [A/m2], stored states (as
+    stepper.store returns them), charge_removed [C/kg], why the run ended, how many steps
+    were rejected, and the last state as the stepper computed it (final_state)."""
 
     time: np.ndarray
     voltage: np.ndarray
@@ -64,6 +65,7 @@ class StepHistory:
     charge_removed: np.ndarray
     end_reason: str
     rejected_steps: int
+    final_state: np.ndarray
 
 
 def locate_event(stepper, x, dt, hold_voltage, event, target):
@@ -206,4 +208,5 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
         charge_removed=np.array(charges),
         end_reason=end_reason,
         rejected_steps=rejected,
+        final_state=x,
     )

@@ -26,7 +26,8 @@ from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
 from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_weights
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import thermal_voltage_2rt_f
-from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U
+from chemomech.transport.sphere_charge import material_tables
+from chemomech.transport.sphere_kernels import TABLE_D, voltage_at
 from chemomech.transport.time_stepping import ChargeProtocol, SolverOptions, integrate_charge
 from chemomech.transport.voxel_kernels import (
     assemble_stencil,
@@ -39,7 +40,6 @@ from chemomech.transport.voxel_kernels import (
     surface_rates,
 )
 
-TABLE_POINTS = 4001
 NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration [-]
 NEWTON_MAX_ITERATIONS = 25
 LINEAR_REL_TOL = 1e-2      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
@@ -111,14 +111,10 @@ def diffusivity_tensors(material: Material, rotations: np.ndarray) -> np.ndarray
     return np.ascontiguousarray(lab[:, ::-1, ::-1])
 
 
-def voxel_tables(material: Material, points: int = TABLE_POINTS) -> np.ndarray:
-    """Rows D_ab(x) [m2/s] (in-plane), U(x) [V], i0(x) [A/m2] on x = linspace(0, 1, points)."""
-    x = np.linspace(0.0, 1.0, points)
-    table = np.empty((3, points))
-    table[TABLE_D] = material.diffusivity(x)
-    table[TABLE_U] = material.ocv(x)
-    table[TABLE_I0] = material.exchange_current(x)
-    return table
+def voxel_tables(material: Material) -> np.ndarray:
+    """material_tables with the in-plane D_ab(x) in the diffusivity row (the voxel
+    solver applies the tensor factor M itself)."""
+    return material_tables(material, material.diffusivity)
 
 
 @dataclass
@@ -295,9 +291,7 @@ class _VoxelStepper:
 
     def initial_voltage(self, x_initial):
         """V at t = 0: uniform x_initial on every face, no extrapolation."""
-        u = np.interp(x_initial, np.linspace(0.0, 1.0, self.table.shape[1]), self.table[TABLE_U])
-        i0 = np.interp(x_initial, np.linspace(0.0, 1.0, self.table.shape[1]), self.table[TABLE_I0])
-        return float(u + self.two_rt_f * np.arcsinh(self.i_cc / (2.0 * i0)) + self.i_cc * self.ohmic)
+        return voltage_at(x_initial, self.i_cc, self.table, self.two_rt_f, self.ohmic, 0.0)
 
     def surface_delithiated(self, x):
         return bool(np.min(x[self.connectivity.face_cell]) <= SURFACE_DELITHIATED)
@@ -315,16 +309,9 @@ def charge_voxels(material: Material, particle: VoxelParticle, protocol: ChargeP
     progress: optional callable(fraction_done), as for charge_sphere."""
     stepper = _VoxelStepper(material, particle, protocol, temperature)
     x = np.full(stepper.n, material.x_initial)
-    final = {}
-
-    def store_last(state):
-        final["x"] = state
-        return state.astype(np.float32)
-
-    stepper.store = store_last
     history = integrate_charge(stepper, x, material.x_initial, protocol, solver, progress,
                                resolution_hint="a smaller particle.voxel_nm or ")
-    x_end = final["x"]
+    x_end = history.final_state
     mass = material.density * stepper.n * stepper.volume
     removed = material.c_max * stepper.volume * float(np.sum(material.x_initial - x_end))  # mol
     passed = history.charge_removed[-1] * mass / FARADAY  # mol through the surface
