@@ -44,6 +44,7 @@ NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration 
 NEWTON_MAX_ITERATIONS = 25
 LINEAR_REL_TOL = 1e-2      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
 LINEAR_MAX_ITERATIONS = 2000
+SSOR_OMEGA = 1.5           # relaxation of the SSOR preconditioner (voxel_kernels.ssor_apply)
 SURFACE_DELITHIATED = 1e-4  # the charge ends if a surface voxel's x falls to this [-]
 STEPS = ((0, -1), (0, 1), (1, -1), (1, 1), (2, -1), (2, 1))  # direction k: (grid axis, step)
 
@@ -276,8 +277,7 @@ class _VoxelStepper:
         """The bordered Newton system (voxel_kernels.bordered_apply) y = rhs, assembled at
         the current iterate."""
         con = self.connectivity
-        diagonal = np.append(self.centre, corner if corner > 0.0 else 1.0)
-        y, iterations, ok = bicgstab(rhs, diagonal, con.nbr, self.weight, self.centre, self.cross, con.grain,
+        y, iterations, ok = bicgstab(rhs, SSOR_OMEGA, con.nbr, self.weight, self.centre, self.cross, con.grain,
                                      self.tensors, self.h, self.d_face, column, row, corner,
                                      LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS)
         self.linear_iterations += iterations
