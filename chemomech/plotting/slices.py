@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from chemomech.errors import ChemomechError  # noqa: E402
+from chemomech.errors import ChemomechError
+from chemomech.plotting import save_figure
 
 PLANES = {"xz": "y", "xy": "z", "yz": "x"}  # slice plane: the axis cut at its middle
 TILT_COMPONENT = {"xz": "y", "xy": "z", "yz": "x"}  # rotation about the plane normal
@@ -64,7 +62,4 @@ def plot_slices(results: dict[str, xr.Dataset], path: str | Path, snapshot: int 
         soc = float(ds["snapshot_soc"].isel(snapshot=snapshot))
         volts = float(ds["snapshot_voltage"].isel(snapshot=snapshot))
         axes[row, 0].set_title(f"{label}, SoC {100 * soc:.0f} %, {volts:.2f} V: " + "$x_{Li}$", fontsize=9)
-    path = Path(path)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import xarray as xr  # noqa: E402
+from chemomech.plotting import save_figure
 
 
 def plot_voltage_vs_soc(results: dict[str, xr.Dataset], path: str | Path) -> Path:
@@ -29,11 +28,7 @@ def plot_voltage_vs_soc(results: dict[str, xr.Dataset], path: str | Path) -> Pat
     ax.set_xlim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=200)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=200)
 
 
 def _c_rate(ds: xr.Dataset) -> float:
