@@ -1,5 +1,5 @@
 """Time per backward-Euler step of a voxel particle: the default solver (numba kernels,
-Newton + Jacobi-BiCGSTAB) against the FiPy Grid3D reference
+Newton + SSOR-preconditioned BiCGSTAB) against the FiPy Grid3D reference
 (chemomech.transport.fipy_voxel_reference) with FiPy's preconditioned CG, on the same
 grid, same step and same start.
 

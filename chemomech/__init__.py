@@ -3,11 +3,13 @@
     import chemomech as cm
     mat = cm.load_material("nc91")
     ds = cm.simulate({"material": "nc91", "protocol": {"c_rate": 1.0}})
+    pattern = cm.observables.xrd(ds)           # also cm.observables.sxdm, .xanes
 
 Folders name the stages of the pipeline: materials -> geometry -> transport -> mechanics
 -> observables, with io, cli and plotting at the edges.
 """
 
+from chemomech import mechanics, observables
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
 from chemomech.materials import Material, available_materials, load_material
 from chemomech.simulate import simulate
@@ -20,5 +22,7 @@ __all__ = [
     "MaterialError",
     "available_materials",
     "load_material",
+    "mechanics",
+    "observables",
     "simulate",
 ]

@@ -22,3 +22,8 @@ class MaterialError(ChemomechError):
 class SolverError(ChemomechError):
     """The numerical solution broke down (e.g. the time step fell below its floor); the
     message says which run settings to change."""
+
+
+class ReadError(ChemomechError):
+    """A measured-data file cannot be read: the message names the file, the line (for text
+    files) or dataset, and what was expected."""

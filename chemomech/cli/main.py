@@ -3,6 +3,10 @@
     chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC
     chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
     chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
+    chemomech xrd RUN ...        synthetic operando powder XRD (cli/xrd_command.py)
+    chemomech sxdm RUN ...       synthetic SXDM maps (cli/sxdm_command.py)
+    chemomech xanes RUN ...      synthetic TXM-XANES white-line maps (cli/xanes_command.py)
+    chemomech compare RUN ...    simulated vs measured (cli/compare_command.py)
 
 User mistakes (bad keys, values, files) print one line "chemomech: error: ..." and exit
 with status 2, leaving no output directory behind.
@@ -15,6 +19,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from chemomech.cli import compare_command, sxdm_command, xanes_command, xrd_command
 from chemomech.errors import ChemomechError
 
 EXIT_USER_ERROR = 2
@@ -63,13 +68,9 @@ def _plot(args) -> int:
 
 
 def _open_run(run: str):
-    import xarray as xr
+    from chemomech.observables.run_inputs import open_run
 
-    result = Path(run) / "result.nc"
-    if not result.is_file():
-        raise ChemomechError(f"{run!r} is not a run directory (no result.nc inside)")
-    with xr.open_dataset(result, engine="h5netcdf") as ds:
-        return ds.load()
+    return open_run(run)
 
 
 def _slices(args) -> int:
@@ -135,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="vtu", choices=("vtu", "xdmf"), help="file format (default vtu)")
     export.add_argument("--out", help="output file (default RUN/snapshot_<k>.<format>)")
     export.set_defaults(handler=_export)
+
+    # the measurement commands live in their own modules (arguments + handler each)
+    for command in (xrd_command, sxdm_command, xanes_command, compare_command):
+        command.add_parser(sub)
     return parser
 
 

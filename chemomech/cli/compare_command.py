@@ -1,0 +1,153 @@
+"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--out DIR]`:
+a run held against measured data.
+
+Writes DIR (default RUN/compare): compare.json with the figures of merit
+(observables/compare.py: peak positions and widths and Rwp per XRD pattern; statistics of
+the SXDM maps and of the XANES white-line energies, W1 and KS between simulated and
+measured) and the side-by-side figures compare_xrd.png, compare_sxdm.png,
+compare_xanes.png for the data given. Written to a temporary folder, then renamed.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    """Register the `compare` subcommand on the argparse subparsers `sub`."""
+    parser = sub.add_parser("compare", help="compare a run with measured XRD, SXDM and XANES files")
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--out", help="output directory (default RUN/compare)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output directory")
+    xrd = parser.add_argument_group("operando powder XRD")
+    xrd.add_argument("--xrd", nargs="+", default=[], metavar="FILE",
+                     help="measured patterns in time order (.xy, .xye, .dat, .chi; 2-theta or Q)")
+    xrd.add_argument("--xrd-soc", nargs="+", type=float, metavar="SOC",
+                     help="SoC (0-1) of each pattern (default: the series spans the simulated charge evenly)")
+    xrd.add_argument("--wavelength", type=float, help="wavelength in Angstrom (default: the files', else 0.1173)")
+    sxdm = parser.add_argument_group("SXDM (frames [angle, y, x, det_row, det_col] in HDF5)")
+    sxdm.add_argument("--sxdm", metavar="FILE.h5", help="measured SXDM frames")
+    sxdm.add_argument("--sxdm-dataset", default="/entry/data/frames", help="dataset path (default /entry/data/frames)")
+    sxdm.add_argument("--sxdm-angles", nargs=2, type=float, metavar=("FIRST", "LAST"),
+                      help="rocking angles in deg, if the file has no angles_deg attribute")
+    sxdm.add_argument("--sxdm-two-theta", type=float, help="detector-centre 2-theta in deg, if not in the file")
+    sxdm.add_argument("--sxdm-pixel-deg", nargs=2, type=float, metavar=("ROW", "COL"),
+                      help="angular pixel size in deg, if not in the file")
+    sxdm.add_argument("--sxdm-energy-kev", type=float, help="photon energy in keV, if not in the file")
+    sxdm.add_argument("--sxdm-step-nm", type=float, help="raster step in nm, if not in the file")
+    sxdm.add_argument("--beam-nm", type=float, default=30.0, help="beam FWHM in nm for the simulation (default 30)")
+    xanes = parser.add_argument_group("TXM-XANES")
+    xanes.add_argument("--xanes", metavar="FILE", help="measured white-line volume or energy stack (TIFF or HDF5)")
+    xanes.add_argument("--xanes-dataset", help="HDF5 dataset path of the stack or volume")
+    xanes.add_argument("--xanes-energy-dataset", help="HDF5 dataset path of the stack's energies (eV or keV)")
+    xanes.add_argument("--xanes-energies", metavar="FILE", help="text file of the stack's energies (eV), one per line")
+    xanes.add_argument("--xanes-voxel-nm", type=float, default=40.0, help="voxel of the synthetic TXM in nm (default 40)")
+    xanes.add_argument("--xanes-noise", type=float, default=0.0,
+                       help="noise of the synthetic spectra, fraction of the edge step (default 0)")
+    parser.add_argument("--snapshot", type=int, default=-1,
+                        help="snapshot compared with the SXDM and XANES data (default -1, the last)")
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(args) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from chemomech.errors import ConfigError
+    from chemomech.io.atomic import check_new_path, staged_directory
+    from chemomech.io.readers import read_powder_pattern
+    from chemomech.observables import compare
+    from chemomech.observables.run_inputs import is_voxel_run, open_run
+    from chemomech.plotting import compare as figures
+
+    if not (args.xrd or args.sxdm or args.xanes):
+        raise ConfigError("nothing to compare: give at least one of --xrd FILE..., --sxdm FILE, --xanes FILE")
+    if args.wavelength is not None and not args.wavelength > 0:
+        raise ConfigError(f"--wavelength {args.wavelength:g} must be a positive wavelength in Angstrom")
+    if not args.xanes_voxel_nm > 0:
+        raise ConfigError(f"--xanes-voxel-nm {args.xanes_voxel_nm:g} must be > 0")
+    out = check_new_path(Path(args.out) if args.out else Path(args.run) / "compare", args.force)
+    ds = open_run(args.run)
+    count = ds.sizes["snapshot"]
+    if not -count <= args.snapshot < count:
+        raise ConfigError(f"--snapshot {args.snapshot}: {args.run!r} has snapshots 0..{count - 1} (or -1 for the last)")
+    snapshot = args.snapshot % count
+    title = f"{ds.attrs.get('material', '')} {Path(args.run).name}"
+    metrics = {"run": str(args.run), "material": ds.attrs.get("material", "")}
+    plots = []
+
+    if args.xrd:
+        patterns = [read_powder_pattern(path) for path in args.xrd]
+        soc = np.asarray(args.xrd_soc) if args.xrd_soc else None
+        metrics["xrd"], xrd_figure = compare.compare_xrd(ds, patterns, args.wavelength, soc)
+        plots.append(("compare_xrd.png", lambda path: figures.plot_xrd_comparison(xrd_figure, path, title)))
+
+    if args.sxdm:
+        from chemomech.observables.sxdm_scan import read_sxdm_frames
+
+        if not is_voxel_run(ds):
+            raise ConfigError(f"{args.run!r} is a 1-D sphere run; the SXDM comparison needs a voxel run")
+        frames, geometry = read_sxdm_frames(args.sxdm, args.sxdm_dataset, angles_deg=args.sxdm_angles,
+                                            two_theta_deg=args.sxdm_two_theta, pixel_deg=args.sxdm_pixel_deg,
+                                            energy_keV=args.sxdm_energy_kev, step_nm=args.sxdm_step_nm)
+        metrics["sxdm"], simulated_maps, measured_maps = compare.compare_sxdm(ds, frames, geometry, snapshot, args.beam_nm)
+        del frames
+        plots.append(("compare_sxdm.png",
+                      lambda path: figures.plot_sxdm_comparison(simulated_maps, measured_maps, path, title)))
+
+    if args.xanes:
+        from chemomech.observables.txm_xanes import measured_white_line
+
+        energies = None
+        if args.xanes_energies:
+            energies = _read_energies(args.xanes_energies)
+        measured, _ = measured_white_line(args.xanes, dataset=args.xanes_dataset, energies_eV=energies,
+                                          energy_dataset=args.xanes_energy_dataset)
+        metrics["xanes"], simulated = compare.compare_xanes(ds, measured, snapshot, args.xanes_voxel_nm, args.xanes_noise)
+        simulated_values = simulated["white_line_energy"].values
+        plots.append(("compare_xanes.png", lambda path: figures.plot_xanes_comparison(
+            simulated_values, measured, metrics["xanes"], path, title=title)))
+
+    with staged_directory(out, args.force) as staging:
+        (staging / "compare.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
+        for name, plot in plots:
+            plot(staging / name)
+    print(f"wrote {out / 'compare.json'}")
+    for name, _ in plots:
+        print(f"wrote {out / name}")
+    return 0
+
+
+def _read_energies(path):
+    """Energies [eV] from a text file: one number per line ('#' comments allowed)."""
+    import numpy as np
+
+    from chemomech.errors import ReadError
+
+    values = []
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read ({exc.strerror})") from None
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise ReadError(f"{path}, line {number}: expected one energy in eV, found {text[:40]!r}") from None
+    if len(values) < 3:
+        raise ReadError(f"{path}: expected at least 3 energies (one per line), found {len(values)}")
+    return np.asarray(values)
+
+
+def _plain(value):
+    """JSON form of numpy scalars and arrays."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
