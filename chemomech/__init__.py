@@ -9,7 +9,7 @@ Folders name the stages of the pipeline: materials -> geometry -> transport -> m
 -> observables, with io, cli and plotting at the edges.
 """
 
-from chemomech import mechanics, observables
+from chemomech import analysis, mechanics, observables
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
 from chemomech.materials import Material, available_materials, load_material
 from chemomech.simulate import simulate
@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "Material",
     "MaterialError",
+    "analysis",
     "available_materials",
     "load_material",
     "mechanics",

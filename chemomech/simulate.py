@@ -2,7 +2,9 @@
 
 material -> particle (1-D sphere mesh, or voxel single crystal / polycrystal) -> charge
 (transport + kinetics) -> snapshots of x_Li -> lattice and stress on each snapshot ->
-Dataset (README "Outputs").
+Dataset (README "Outputs"). A GITT run (protocol.kind = "gitt") adds pulse_index over
+time (the pulse during which each step ended, -1 at rest) and pulse_start_time,
+pulse_end_time, rest_end_time over the dimension `pulse`.
 """
 
 from __future__ import annotations
@@ -128,18 +130,28 @@ def simulate(config: dict | str | Path, progress: bool = False) -> xr.Dataset:
     cfg = resolve_config(config)
     material = load_material(cfg["material"], cfg.get("material_overrides"))
     particle, protocol, solver = cfg["particle"], cfg["protocol"], cfg["solver"]
-    charge_protocol = ChargeProtocol(
-        c_rate=protocol["c_rate"],
-        v_max=protocol["v_max"],
-        cv_hold=protocol["cv_hold"],
-        cv_end_c_rate=protocol["cv_end_c_rate"],
-        cv_max_h=protocol["cv_max_h"],
-    )
+    if protocol["kind"] == "gitt":
+        charge_protocol = ChargeProtocol(c_rate=protocol["c_rate"], v_max=protocol["v_max"],
+                                         pulse_s=protocol["pulse_s"], rest_s=protocol["rest_s"])
+    else:
+        charge_protocol = ChargeProtocol(
+            c_rate=protocol["c_rate"],
+            v_max=protocol["v_max"],
+            cv_hold=protocol["cv_hold"],
+            cv_end_c_rate=protocol["cv_end_c_rate"],
+            cv_max_h=protocol["cv_max_h"],
+        )
     options = SolverOptions(tolerance=solver["tolerance"], max_step_fraction=solver["max_step_fraction"])
     if particle["geometry"] == "sphere-1d":
         ds, summary = _simulate_sphere(cfg, material, charge_protocol, options, progress)
     else:
         ds, summary = _simulate_voxels(cfg, material, charge_protocol, options, progress)
+    if charge_protocol.gitt:
+        pulse_vars = gitt_pulse_series(ds["time"].values, ds["pulse_index"].values)
+        count = pulse_vars["pulse_start_time"][1].size
+        ds = ds.assign(pulse_vars).assign_coords(
+            pulse=("pulse", np.arange(count), {"units": "1", "long_name": "GITT pulse number"}))
+        summary["pulses"] = int(ds.sizes["pulse"])
     summary["wall_s"] = wallclock.perf_counter() - started
     ds.attrs.update(
         {
@@ -153,9 +165,32 @@ def simulate(config: dict | str | Path, progress: bool = False) -> xr.Dataset:
     return ds
 
 
+def gitt_pulse_series(time: np.ndarray, pulse_index: np.ndarray) -> dict:
+    """Per-pulse times of a GITT run over the dimension `pulse` [s]: pulse_start_time (the
+    stored step where the current switched on), pulse_end_time (the last step under
+    current: the pulse length, or the v_max event) and rest_end_time (the end of the rest
+    that follows the pulse)."""
+    count = int(pulse_index.max()) + 1 if pulse_index.size and pulse_index.max() >= 0 else 0
+    start, end, rest_end = (np.empty(count) for _ in range(3))
+    for n in range(count):
+        k = np.flatnonzero(pulse_index == n)
+        start[n], end[n] = time[k[0] - 1], time[k[-1]]
+        later = np.flatnonzero(pulse_index[k[-1] + 1:] >= 0)
+        rest_end[n] = time[k[-1] + later[0]] if later.size else time[-1]
+    return {
+        "pulse_start_time": ("pulse", start, {"units": "s", "long_name": "time the GITT pulse starts"}),
+        "pulse_end_time": ("pulse", end, {"units": "s", "long_name": "time the GITT pulse ends (pulse_s, or the v_max event)"}),
+        "rest_end_time": ("pulse", rest_end, {"units": "s", "long_name": "time the rest after the pulse ends"}),
+    }
+
+
 def _time_series(material: Material, solution) -> dict:
     capacity = solution.charge_removed * MAH_G_PER_C_KG
-    return {
+    series = {}
+    if solution.pulse is not None:
+        series["pulse_index"] = ("time", solution.pulse,
+                                 {"units": "1", "long_name": "GITT pulse during which the step ended, -1 at rest"})
+    return series | {
         "voltage": ("time", solution.voltage, {"units": "V", "long_name": "cell voltage vs Li/Li+"}),
         "soc": ("time", capacity / material.capacity_nominal,
                 {"units": "1", "long_name": f"state of charge, nominal {material.capacity_nominal:g} mAh/g basis"}),

@@ -13,7 +13,9 @@ The contract (README "Configuration"):
     kind = "cc-charge"
     c_rate = 1.0
     v_max = 4.5
-    cv_hold = false
+    cv_hold = false                 # cc-charge only (also cv_end_c_rate, cv_max_h)
+    # kind = "gitt": c_rate (pulse current), pulse_s = 600.0, rest_s = 3600.0, v_max;
+    # a key of the other kind may only keep its default (it has no effect)
     [output]
     snapshots = 20
     [solver]
@@ -45,6 +47,7 @@ class Key:
     high: float | None = None  # inclusive upper bound
     at_least: float | None = None  # inclusive lower bound
     choices: tuple | None = None
+    kinds: tuple | None = None  # protocol keys: the protocol kinds the key applies to
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -62,12 +65,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "seed": Key(int, 0, "polycrystal random seed (grain seeds and orientations)", at_least=0, high=2**63 - 1),
     },
     "protocol": {
-        "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge",)),
-        "c_rate": Key(float, 1.0, "charge rate [1/h], 1C = 270 mAh/g in one hour", low=0.0, high=100.0),
-        "v_max": Key(float, 4.5, "upper cutoff voltage vs Li/Li+ [V]", low=0.0, high=6.0),
-        "cv_hold": Key(bool, False, "hold v_max after the CC part"),
-        "cv_end_c_rate": Key(float, 0.05, "CV hold ends when the current falls below this C-rate [1/h]", low=0.0, high=100.0),
-        "cv_max_h": Key(float, 10.0, "longest CV hold [h]", low=0.0, high=1000.0),
+        "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge", "gitt")),
+        "c_rate": Key(float, 1.0, "charge rate [1/h], 1C = 270 mAh/g in one hour (gitt: the pulse current)", low=0.0, high=100.0),
+        "v_max": Key(float, 4.5, "upper cutoff voltage vs Li/Li+ [V] (gitt: the titration stops when a pulse reaches it)", low=0.0, high=6.0),
+        "cv_hold": Key(bool, False, "hold v_max after the CC part", kinds=("cc-charge",)),
+        "cv_end_c_rate": Key(float, 0.05, "CV hold ends when the current falls below this C-rate [1/h]", low=0.0, high=100.0, kinds=("cc-charge",)),
+        "cv_max_h": Key(float, 10.0, "longest CV hold [h]", low=0.0, high=1000.0, kinds=("cc-charge",)),
+        # GITT defaults: C/10 pulses of 10 min and 1 h open-circuit rests, the common
+        # practice for layered oxides (method: Weppner & Huggins, J. Electrochem. Soc. 124,
+        # 1569 (1977); practice and pitfalls: Kang & Chueh, J. Electrochem. Soc. 168,
+        # 120504 (2021)); c_rate is the pulse current
+        "pulse_s": Key(float, 600.0, "duration of each constant-current GITT pulse [s]", low=0.0, high=1e6, kinds=("gitt",)),
+        "rest_s": Key(float, 3600.0, "open-circuit rest after each GITT pulse [s]", low=0.0, high=1e7, kinds=("gitt",)),
     },
     "output": {
         "snapshots": Key(int, 20, "field snapshots kept, evenly in charge (the first is the initial state)", at_least=2, high=10000),
@@ -217,6 +226,9 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
                 f"unknown key '{section}.{extra[0]}'; allowed in [{section}]: {', '.join(keys)}"
             )
         defaults = SOLVER_DEFAULTS[resolved["particle"]["geometry"]] if section == "solver" else {}
+        if section == "protocol":
+            kind = _check_value("protocol.kind", keys["kind"], given.get("kind", keys["kind"].default))
+            keys = _protocol_keys(kind, given)
         resolved[section] = {
             name: _check_value(f"{section}.{name}", spec, given.get(name, defaults.get(name, spec.default)))
             for name, spec in keys.items()
@@ -239,6 +251,14 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
                 f"particle.voxel_nm = {particle['voxel_nm']!r}: {across:.0f} voxels across the "
                 f"particle (radius_um = {particle['radius_um']!r}); allowed: at most 1024")
 
+    protocol = resolved["protocol"]
+    if protocol["kind"] == "gitt":
+        pulse_soc = protocol["c_rate"] * protocol["pulse_s"] / 3600.0
+        if pulse_soc < 1e-4:
+            raise ConfigError(
+                f"protocol.pulse_s = {protocol['pulse_s']!r}: at c_rate = {protocol['c_rate']!r} a pulse "
+                f"removes only {100 * pulse_soc:.2g} % SoC; allowed: c_rate * pulse_s >= 0.36 (at most 10000 pulses)")
+
     v_start = float(mat.ocv(mat.x_initial))
     v_max = resolved["protocol"]["v_max"]
     if v_max <= v_start:
@@ -253,6 +273,20 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             f"delithiated {mat.name} ({v_top:.3f} V); allowed: v_max < {v_top:.3f}"
         )
     return resolved
+
+
+def _protocol_keys(kind: str, given: dict) -> dict[str, Key]:
+    """All [protocol] keys (every resolved config holds them all, so a resolved config
+    re-resolves unchanged); a key of another kind given with a value other than its
+    default is an error, since it would have no effect (e.g. cv_hold = true with gitt)."""
+    keys = SCHEMA["protocol"]
+    for name, value in given.items():
+        spec = keys.get(name)
+        if spec is not None and spec.kinds is not None and kind not in spec.kinds and value != spec.default:
+            raise ConfigError(
+                f"protocol.{name} = {value!r}: applies to kind = {' or '.join(map(repr, spec.kinds))} "
+                f"only, not to kind = {kind!r}; remove it (or leave its default {spec.default!r})")
+    return keys
 
 
 def flatten_keys(table: dict, prefix: str = "") -> dict:

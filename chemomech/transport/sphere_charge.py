@@ -1,4 +1,4 @@
-"""Galvanostatic charge of a spherical particle (1-D radial finite volumes).
+"""Galvanostatic (CC, CC-CV, GITT) charge of a spherical particle (1-D radial finite volumes).
 
 The protocol and the adaptive time stepping are in time_stepping (shared with the voxel
 particles); this module binds the radial kernels of sphere_kernels to them.
@@ -48,6 +48,7 @@ class SphereSolution:
     end_reason: str
     rejected_steps: int
     li_balance_error: float
+    pulse: np.ndarray | None = None  # GITT: pulse number of each step, -1 at rest
 
 
 def material_tables(material: Material, diffusivity=None, points: int = TABLE_POINTS) -> np.ndarray:
@@ -80,10 +81,12 @@ class _Stepper:
         self.v_max = protocol.v_max
         self.specific_charge = 3.0 / (material.density * mesh.radius)  # (C/kg) per (A/m2 s)
 
-    def step(self, x, dt, hold_voltage):
+    def step(self, x, dt, hold_voltage, current=None):
+        """current: applied current density [A/m2] (None: i_cc; 0 during GITT rests)."""
+        applied = self.i_cc if current is None else current
         x_new, ok, n_s, _ = implicit_step(
             x, dt, self.volumes, self.areas, self.dr, self.table,
-            self.flux_per_current * self.i_cc, hold_voltage, self.v_max,
+            self.flux_per_current * applied, hold_voltage, self.v_max,
             self.flux_per_current, self.two_rt_f, self.ohmic, NEWTON_TOL, NEWTON_MAX_ITERATIONS,
         )
         return x_new, ok, n_s / self.flux_per_current
@@ -92,9 +95,9 @@ class _Stepper:
         return voltage_at(x[-1], current, self.table, self.two_rt_f, self.ohmic,
                           0.5 * self.dr * self.flux_per_current)
 
-    def initial_voltage(self, x_initial):
-        """V at t = 0: the surface holds x_initial (no gradient yet)."""
-        return voltage_at(x_initial, self.i_cc, self.table, self.two_rt_f, self.ohmic, 0.0)
+    def initial_voltage(self, x_initial, current=None):
+        """V at t = 0 under `current` [A/m2] (None: i_cc): the surface holds x_initial."""
+        return voltage_at(x_initial, self.i_cc if current is None else current, self.table, self.two_rt_f, self.ohmic, 0.0)
 
     def surface_delithiated(self, x):
         return x[-1] <= SURFACE_DELITHIATED
@@ -131,4 +134,5 @@ def charge_sphere(material: Material, mesh: SphereMesh, protocol: ChargeProtocol
         end_reason=history.end_reason,
         rejected_steps=history.rejected_steps,
         li_balance_error=float(balance),
+        pulse=history.pulse,
     )

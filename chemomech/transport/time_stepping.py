@@ -1,11 +1,28 @@
 """Adaptive backward-Euler time stepping of a charge protocol, shared by all geometries.
 
-Protocol: constant current (CC) at `c_rate` until the voltage reaches `v_max`, then an
+Protocols: constant current (CC) at `c_rate` until the voltage reaches `v_max`, then an
 optional constant-voltage (CV) hold at v_max until the current falls below
-`cv_end_c_rate` or `cv_max_h` has passed.
+`cv_end_c_rate` or `cv_max_h` has passed; or GITT (pulse_s given): a piecewise-constant
+current schedule of CC pulses at `c_rate` lasting pulse_s, each followed by an
+open-circuit rest (zero current) of rest_s, from t = 0 until a pulse reaches v_max; that
+pulse is cut at v_max (event location as in CC) and a final rest of rest_s follows, so the
+last pulse also has its relaxed voltage (end_reason "v_max"). A pulse that empties the
+surface (end_reason "surface delithiated") ends the run at once, as in CC.
+
+Switches of the current (pulse start and end) are hit exactly: a step that would pass the
+next switch time is shortened to land on it, and after every switch the step restarts at
+1e-7 of the nominal charge time and the error estimate restarts (the state's time
+derivative jumps there), so the sharp voltage changes after each switch are resolved and
+the LTE control grows the steps again. The entry stored at a switch time is the state at
+the end of the segment that ended there (the last pulse step carries the pulse current,
+the last rest step zero current); `pulse` marks each stored step with the pulse number
+during which it ended, or -1 for rests (and for the initial state of a GITT run, which is
+at rest: zero current, V = OCV).
 
 The geometry supplies a stepper with
-    step(x, dt, hold_voltage) -> (x_new, converged, current)   one backward-Euler step
+    step(x, dt, hold_voltage, current=None) -> (x_new, converged, current)
+                                        one backward-Euler step; `current` is the applied
+                                        current density [A/m2] (None: i_cc), unused under CV
     voltage(x, current) -> V                                    cell voltage of a state
     surface_delithiated(x) -> bool                              the surface ran out of Li
     i_cc                                                        CC current density [A/m2]
@@ -34,13 +51,28 @@ from chemomech.errors import ConfigError, SolverError
 
 @dataclass(frozen=True)
 class ChargeProtocol:
-    """CC charge to v_max [V] at c_rate [1/h], optionally followed by a CV hold."""
+    """CC charge to v_max [V] at c_rate [1/h], optionally followed by a CV hold; or, with
+    pulse_s [s] given, GITT: CC pulses of pulse_s at c_rate, each followed by a rest of
+    rest_s [s] at zero current, until a pulse reaches v_max (then a final rest)."""
 
     c_rate: float
     v_max: float
     cv_hold: bool = False
     cv_end_c_rate: float = 0.05
     cv_max_h: float = 10.0
+    pulse_s: float | None = None
+    rest_s: float = 3600.0
+
+    def __post_init__(self):
+        if self.pulse_s is not None:
+            if self.cv_hold:
+                raise ConfigError("protocol.cv_hold = true: not allowed with GITT pulses; allowed: false")
+            if not self.pulse_s > 0 or not self.rest_s > 0:
+                raise ConfigError(f"GITT pulse_s = {self.pulse_s!r}, rest_s = {self.rest_s!r}: both must be > 0")
+
+    @property
+    def gitt(self) -> bool:
+        return self.pulse_s is not None
 
 
 @dataclass(frozen=True)
@@ -56,7 +88,8 @@ class SolverOptions:
 class StepHistory:
     """Every accepted step: time [s], voltage [V], current [A/m2], stored states (as
     stepper.store returns them), charge_removed [C/kg], why the run ended, how many steps
-    were rejected, and the last state as the stepper computed it (final_state)."""
+    were rejected, the last state as the stepper computed it (final_state), and for GITT
+    the pulse number of each step (pulse; -1 for steps that ended at rest)."""
 
     time: np.ndarray
     voltage: np.ndarray
@@ -66,15 +99,16 @@ class StepHistory:
     end_reason: str
     rejected_steps: int
     final_state: np.ndarray
+    pulse: np.ndarray | None = None  # GITT: pulse number of each step, -1 at rest
 
 
-def locate_event(stepper, x, dt, hold_voltage, event, target):
+def locate_event(stepper, x, dt, hold_voltage, event, target, current=None):
     """Find dt* in (0, dt] with event(x_new, current) = target, by Illinois false position
     on the step length; event(step(dt)) - target changes sign over (0, dt]. Returns
     (dt*, x_new, current)."""
     lo, hi = 0.0, dt
     f_lo = event(x, None) - target
-    x_hi, _, i_hi = stepper.step(x, hi, hold_voltage)
+    x_hi, _, i_hi = stepper.step(x, hi, hold_voltage, current)
     f_hi = event(x_hi, i_hi) - target
     best = (hi, x_hi, i_hi)
     side = 0
@@ -82,10 +116,10 @@ def locate_event(stepper, x, dt, hold_voltage, event, target):
         trial = hi - f_hi * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else 0.5 * (lo + hi)
         if not lo < trial < hi:
             trial = 0.5 * (lo + hi)
-        x_t, ok, i_t = stepper.step(x, trial, hold_voltage)
+        x_t, ok, i_t = stepper.step(x, trial, hold_voltage, current)
         if not ok:
             trial = 0.5 * (lo + hi)
-            x_t, ok, i_t = stepper.step(x, trial, hold_voltage)
+            x_t, ok, i_t = stepper.step(x, trial, hold_voltage, current)
         f_t = event(x_t, i_t) - target
         if f_t * f_hi > 0:  # the event lies in (lo, trial]
             hi, f_hi = trial, f_t
@@ -108,32 +142,44 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
     """Run `protocol` from the state x_start (uniform x_initial) with adaptive steps.
 
     progress: optional callable(fraction_done) for progress bars; fraction_done is the
-    nominal SoC reached (the CC part) and 1 at the end.
+    nominal SoC reached (time under current / nominal charge time) and 1 at the end.
     """
     i_cc = stepper.i_cc
     t_nominal = 3600.0 / protocol.c_rate
     dt_max = solver.max_step_fraction * t_nominal
+    dt_restart = 1e-7 * t_nominal
     specific = stepper.specific_charge
+    gitt = protocol.gitt
 
     x = x_start
     # at t = 0 the surface holds x_initial (no gradient yet): V = U(x0) + eta(i, x0)
-    v_start = stepper.initial_voltage(x_initial)
-    times, voltages, currents, states, charges = [0.0], [v_start], [i_cc], [stepper.store(x)], [0.0]
+    v_start = stepper.initial_voltage(x_initial, i_cc)
     if v_start >= protocol.v_max:
         raise ConfigError(
             f"protocol.v_max = {protocol.v_max:g}: the starting voltage {v_start:.3f} V "
             f"(OCV plus overpotential at {protocol.c_rate:g}C) is already at or above it; "
             f"allowed: v_max > {v_start:.3f}"
         )
+    i_start = 0.0 if gitt else i_cc  # a GITT run starts at rest: V(0) = OCV(x0)
+    if gitt:
+        v_start = stepper.initial_voltage(x_initial, 0.0)
+    times, voltages, currents, states, charges = [0.0], [v_start], [i_start], [stepper.store(x)], [0.0]
+    pulses = [-1]
 
     hold = False
     cv_start = 0.0
     i_end = protocol.cv_end_c_rate * i_cc / protocol.c_rate
-    dt = 1e-7 * t_nominal
+    # the piecewise-constant current: on (i_cc) or off (rest) until switch_at [s]
+    on = True
+    pulse = 0
+    final_rest = False
+    switch_at = protocol.pulse_s if gitt else np.inf
+    dt = dt_restart
     x_prev, dt_prev = None, None
     rejected = 0
     end_reason = None
     t = 0.0
+    t_on = 0.0
     charge = 0.0
 
     def voltage_event(x_new, current):
@@ -146,7 +192,11 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
         dt = min(dt, dt_max)
         if hold:
             dt = min(dt, cv_start + protocol.cv_max_h * 3600.0 - t)
-        x_new, ok, current = stepper.step(x, dt, hold)
+        lands = t + dt >= switch_at - 1e-9 * dt_restart
+        if lands:
+            dt = switch_at - t
+        applied = i_cc if on else 0.0
+        x_new, ok, current = stepper.step(x, dt, hold, applied)
         if not ok or not np.all(np.isfinite(x_new)):
             rejected += 1
             dt *= 0.25
@@ -167,13 +217,18 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
             continue
         dt_next = dt * min(3.0, 0.9 * np.sqrt(solver.tolerance / error)) if error > 0 else 3.0 * dt
 
-        if not hold:
+        switched = lands
+        if not on:
+            v_new = stepper.voltage(x_new, current)
+        elif not hold:
             v_new = stepper.voltage(x_new, current)
             if v_new >= protocol.v_max:
-                dt, x_new, current = locate_event(stepper, x, dt, False, voltage_event, protocol.v_max)
+                dt, x_new, current = locate_event(stepper, x, dt, False, voltage_event, protocol.v_max, applied)
                 v_new = stepper.voltage(x_new, current)
                 if protocol.cv_hold:
                     hold, cv_start = True, t + dt
+                elif gitt:
+                    final_rest, switched, switch_at = True, True, t + dt
                 else:
                     end_reason = "v_max"
             elif stepper.surface_delithiated(x_new):
@@ -189,16 +244,27 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
 
         x_prev, dt_prev = x, dt
         x = x_new
-        t += dt
+        t = switch_at if switched else t + dt
+        if on:
+            t_on += dt
         charge += current * dt * specific
         times.append(t)
         voltages.append(v_new)
         currents.append(current)
         states.append(stepper.store(x))
         charges.append(charge)
+        pulses.append(pulse if on else -1)
         dt = dt_next
+        if switched and end_reason is None:
+            if on:  # a pulse ended (by time or at v_max): rest
+                on, switch_at = False, t + protocol.rest_s
+            elif final_rest:
+                end_reason = "v_max"
+            else:  # a rest ended: the next pulse
+                on, pulse, switch_at = True, pulse + 1, t + protocol.pulse_s
+            dt, x_prev, dt_prev = dt_restart, None, None
         if progress is not None:
-            progress(min(1.0, t / t_nominal) if end_reason is None else 1.0)
+            progress(min(1.0, t_on / t_nominal) if end_reason is None else 1.0)
 
     return StepHistory(
         time=np.array(times),
@@ -209,4 +275,5 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
         end_reason=end_reason,
         rejected_steps=rejected,
         final_state=x,
+        pulse=np.array(pulses, dtype=np.int32) if gitt else None,
     )

@@ -141,6 +141,7 @@ class VoxelSolution:
     linear_iterations: int
     final_state: np.ndarray
     face_current_end: np.ndarray
+    pulse: np.ndarray | None = None  # GITT: pulse number of each step, -1 at rest
 
     def field(self, state: np.ndarray) -> np.ndarray:
         """A per-voxel state on the (z, y, x) grid, NaN outside the particle."""
@@ -216,7 +217,10 @@ class _VoxelStepper:
                              self.face_current, self.di_dphi, self.di_dx)
         return phi
 
-    def step(self, x_old, dt, hold_voltage):
+    def step(self, x_old, dt, hold_voltage, current=None):
+        """One backward-Euler step; current: applied mean current density [A/m2] (None:
+        i_cc; 0 during GITT rests), unused when hold_voltage."""
+        total_current = self.total_current_cc if current is None else current * self.reacting_area
         con = self.connectivity
         x = x_old.copy()
         if self.last_step is not None and self.last_step[1] is x_old:
@@ -226,14 +230,14 @@ class _VoxelStepper:
             np.clip(x, 0.0, 1.0, out=x)
         converged = False
         phi = self.phi
-        mean_current = self.i_cc
+        mean_current = total_current / self.reacting_area
         for _ in range(NEWTON_MAX_ITERATIONS):
             self.newton_iterations += 1
             if hold_voltage:
                 phi = self.solve_surface(x, phi=self.v_max - mean_current * self.ohmic)
                 mean_current = float(self.face_current @ self.face_area) / self.reacting_area
             else:
-                phi = self.solve_surface(x, total_current=self.total_current_cc)
+                phi = self.solve_surface(x, total_current=total_current)
             surface_rates(self.n, con.face_cell, self.face_area, self.face_current, self.di_dx,
                           self.flux_per_current, self.volume, self.rate, self.rate_slope)
             cell_gradients(x, con.nbr, self.h, self.grad)
@@ -289,9 +293,9 @@ class _VoxelStepper:
         phi = self.solve_surface(x, total_current=current * self.reacting_area)
         return phi + current * self.ohmic
 
-    def initial_voltage(self, x_initial):
-        """V at t = 0: uniform x_initial on every face, no extrapolation."""
-        return voltage_at(x_initial, self.i_cc, self.table, self.two_rt_f, self.ohmic, 0.0)
+    def initial_voltage(self, x_initial, current=None):
+        """V at t = 0 under `current` [A/m2] (None: i_cc): uniform x_initial on every face."""
+        return voltage_at(x_initial, self.i_cc if current is None else current, self.table, self.two_rt_f, self.ohmic, 0.0)
 
     def surface_delithiated(self, x):
         return bool(np.min(x[self.connectivity.face_cell]) <= SURFACE_DELITHIATED)
@@ -332,4 +336,5 @@ def charge_voxels(material: Material, particle: VoxelParticle, protocol: ChargeP
         linear_iterations=stepper.linear_iterations,
         final_state=x_end,
         face_current_end=stepper.face_current.copy(),
+        pulse=history.pulse,
     )
