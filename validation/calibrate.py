@@ -4,6 +4,10 @@
     python validation/calibrate.py --fit      # re-fit, print the fitted tables
     python validation/calibrate.py --fit --write   # ... and write them into models/*.toml
 
+The same rows (with figures, next to the analytical and study cases) are part of
+`chemomech validate` (chemomech/validation/, README "Validation"); the particle, targets
+and figures are defined once, in chemomech/validation/calibration.py, and imported here.
+
 The particle is the calibration particle of the brief: a 2 um radius sphere, 100 radial
 cells, charged from x_initial at constant current to 4.5 V.
 
@@ -40,26 +44,20 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import build_material, material_path, read_material_file
-from chemomech.simulate import particle_lattice
-from chemomech.transport.sphere_charge import ChargeProtocol, charge_sphere
-
-RADIUS = 2e-6  # m, the brief's calibration particle
-CELLS = 100
-V_MAX = 4.5  # V, the study's upper cutoff
-
-TARGETS = {
-    "nc91": {"soc_c10": 0.91, "soc_1c": 0.78, "c_drop_pct": 6.0, "volume_shrink_pct": 7.8},
-    "nm91": {"soc_c10": 0.85, "soc_1c": 0.66, "c_drop_pct": 3.6, "volume_shrink_pct": 5.9},
-}
-TOLERANCE = {"soc_c10": 0.02, "soc_1c": 0.02, "c_drop_pct": 0.6, "volume_shrink_pct": 0.8}
-SOURCE = {
-    "soc_c10": "SoC at 4.5 V, C/10 (the study)",
-    "soc_1c": "SoC at 4.5 V, 1C (the study)",
-    "c_drop_pct": "c drop, H2 max to end of charge, C/10 [% of c0] (the study)",
-    "volume_shrink_pct": "unit-cell volume shrinkage at end of C/10 charge [%] (the study)",
-}
+from chemomech.validation.calibration import (  # noqa: F401 - shared with `chemomech validate`
+    CELLS,
+    RADIUS,
+    SOURCE,
+    TARGETS,
+    TOLERANCE,
+    V_MAX,
+    charge,
+    diffusivity_at_soc,
+    lattice_figures,
+    model_figures,
+    soc_end,
+)
 
 
 @dataclass
@@ -102,42 +100,6 @@ def transformed_raw(raw: dict, d_shifts=(), s=1.0, t=1.0) -> dict:
     new["lattice"]["a_angstrom"] = list(a0 + t * (a - a0))
     new["lattice"]["c_angstrom"] = list(c_new)
     return new
-
-
-def charge(material, c_rate):
-    return charge_sphere(material, SphereMesh(RADIUS, CELLS), ChargeProtocol(c_rate=c_rate, v_max=V_MAX))
-
-
-def soc_end(material, solution) -> float:
-    return solution.charge_removed[-1] / 3600.0 / material.capacity_nominal
-
-
-def lattice_figures(material, solution) -> tuple[float, float]:
-    """(c drop from the maximum to the end [% of c0], volume shrinkage [%]) of the
-    volume-averaged lattice over the charge."""
-    lattice = particle_lattice(material, solution.mesh, solution.states)
-    c0, v0 = lattice["c"][0], lattice["volume"][0]
-    return (
-        100.0 * (lattice["c"].max() - lattice["c"][-1]) / c0,
-        100.0 * (v0 - lattice["volume"][-1]) / v0,
-    )
-
-
-def model_figures(material) -> dict:
-    slow, fast = charge(material, 0.1), charge(material, 1.0)
-    c_drop, shrink = lattice_figures(material, slow)
-    return {
-        "soc_c10": soc_end(material, slow),
-        "soc_1c": soc_end(material, fast),
-        "c_drop_pct": c_drop,
-        "volume_shrink_pct": shrink,
-    }
-
-
-def diffusivity_at_soc(material, soc: float) -> float:
-    """In-plane D [m2/s] at the uniform state of nominal SoC `soc`."""
-    x = material.x_initial - soc * material.capacity_nominal / material.capacity_theoretical
-    return float(material.diffusivity(x))
 
 
 def calibration_rows(materials: dict) -> list[Row]:

@@ -1,0 +1,132 @@
+"""The study's qualitative findings (../shared/physics-brief.md, "The study"), reported
+as measured. Nothing in the material files was tuned to them; they are never a failure.
+
+1. Polycrystals: "NC91 changes volume more than NM91, so PC-NC91 cracks" - the grain
+   boundaries of NC91 should carry more traction than those of NM91 (C/10 to 4.5 V).
+2. Single crystals: "NM91 has sluggish Li transport at high state of charge, so
+   delithiation inside a big crystal becomes heterogeneous ... two lattices with very
+   different c spacing coexist" - NM91 should show the wider spread of x and of d(003)
+   at 4.5 V, more so at 1C than at C/10.
+
+The small cases (the default) use particles that run in seconds; the full-size polycrystal
+(runs/polycrystal.toml: 5 um radius, 0.4 um grains, 100 nm voxels, 15,625 grains; 601 s
+for NC91 and 1026 s for NM91 on the shared development machine) is the case
+"finding-polycrystal-full", run only when named with --case. Measured here (2 shared
+cores): the small polycrystal (2 um, 1000 grains) 27-36 s for both materials, the single
+crystals (1.6 um, 32 voxels across, four runs) 10 s.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from chemomech.validation.core import Outcome, reported
+
+POLY_SMALL = {"radius_um": 2.0, "grain_size_um": 0.4, "voxel_nm": 100.0, "seed": 1}
+POLY_FULL = {"radius_um": 5.0, "grain_size_um": 0.4, "voxel_nm": 100.0, "seed": 1}  # runs/polycrystal.toml
+CRYSTAL = {"radius_um": 1.6, "voxel_nm": 100.0}  # 32 voxels across
+SOURCE_PC = "the study: PC-NC91 changes volume more, its grain boundaries crack"
+SOURCE_SC = "the study: NM91's slow high-SoC transport -> heterogeneous SC delithiation"
+MATERIALS = ("nc91", "nm91")
+
+
+@lru_cache(maxsize=None)
+def _summary(config_items: tuple) -> dict:
+    """summary.json figures of one run (cached by its config)."""
+    import json
+
+    from chemomech.simulate import simulate, summary_of
+
+    config = json.loads(config_items[0])
+    return summary_of(simulate(config))
+
+
+def run_summary(config: dict) -> dict:
+    import json
+
+    return _summary((json.dumps(config, sort_keys=True),))
+
+
+def polycrystal_config(material: str, particle: dict) -> dict:
+    return {"material": material,
+            "particle": {"geometry": "polycrystal", **particle},
+            "protocol": {"kind": "cc-charge", "c_rate": 0.1, "v_max": 4.5},
+            "output": {"snapshots": 3}}
+
+
+def crystal_config(material: str, c_rate: float) -> dict:
+    return {"material": material,
+            "particle": {"geometry": "single-crystal", "shape": "sphere", "c_axis": [0, 0, 1], **CRYSTAL},
+            "protocol": {"kind": "cc-charge", "c_rate": c_rate, "v_max": 4.5},
+            "output": {"snapshots": 3, "mechanics": True}}
+
+
+def _bars(groups: dict, ylabel: str, title: str):
+    """Grouped bar chart: groups = {quantity label: {series label: value}}."""
+    import matplotlib.pyplot as plt
+
+    import chemomech.plotting  # noqa: F401
+
+    labels = list(groups)
+    series = list(next(iter(groups.values())))
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    width = 0.8 / len(series)
+    for i, name in enumerate(series):
+        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, [groups[q][name] for q in labels],
+               width, label=name)
+    ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def polycrystal_case(particle: dict = POLY_SMALL, figure: str = "finding_polycrystal.png") -> Outcome:
+    s = {m: run_summary(polycrystal_config(m, particle)) for m in MATERIALS}
+    rows = []
+    for key, label in (("gb_traction_mean_mpa", "mean"), ("gb_traction_p95_mpa", "95th percentile"),
+                       ("gb_traction_max_mpa", "max")):
+        ratio = s["nc91"][key] / s["nm91"][key]
+        rows.append(reported(f"GB traction {label}, NC91 / NM91 (C/10, 4.5 V)", ratio, "> 1 (NC91 more)", SOURCE_PC,
+                             f"{ratio:.2f} ({s['nc91'][key]:.0f} / {s['nm91'][key]:.0f} MPa)"))
+    vol = {m: -s[m]["cell_volume_change_pct"] for m in MATERIALS}
+    rows.append(reported("cell volume shrinkage at 4.5 V, NC91 / NM91 [%]", vol["nc91"] / vol["nm91"], "> 1 (NC91 more)",
+                         SOURCE_PC, f"{vol['nc91']:.2f} / {vol['nm91']:.2f}"))
+    groups = {lab: {m.upper(): s[m][k] for m in MATERIALS}
+              for k, lab in (("gb_traction_mean_mpa", "mean"), ("gb_traction_p95_mpa", "p95"), ("gb_traction_max_mpa", "max"))}
+    fig = _bars(groups, "grain-boundary traction [MPa]",
+                f"Polycrystal R = {particle['radius_um']:g} um, grains {particle['grain_size_um']:g} um, C/10 to 4.5 V")
+    text = (f"Voronoi polycrystal, radius {particle['radius_um']:g} um, grains {particle['grain_size_um']:g} um, "
+            f"{particle['voxel_nm']:g} nm voxels, seed {particle['seed']} ({s['nc91'].get('grains', '?')} grains), "
+            f"CC C/10 to 4.5 V; SoC at the end NC91 {s['nc91']['soc_end']:.3f}, NM91 {s['nm91']['soc_end']:.3f}.")
+    return Outcome(rows, {figure: fig}, text)
+
+
+def polycrystal_full_case() -> Outcome:
+    return polycrystal_case(POLY_FULL, "finding_polycrystal_full.png")
+
+
+def single_crystal_case() -> Outcome:
+    s = {(m, rate): run_summary(crystal_config(m, rate)) for m in MATERIALS for rate in (0.1, 1.0)}
+    rows = []
+    for key, label in (("x_std_end", "std of x"), ("d_spacing_003_rel_std_end", "rel. std of d(003)")):
+        for rate, rate_label in ((0.1, "C/10"), (1.0, "1C")):
+            nc, nm = s[("nc91", rate)][key], s[("nm91", rate)][key]
+            rows.append(reported(f"{label} at 4.5 V, {rate_label}: NM91 / NC91", nm / nc, "> 1 (NM91 more heterogeneous)",
+                                 SOURCE_SC, f"{nm / nc:.2f} ({nm:.3g} / {nc:.3g})"))
+        for m in MATERIALS:
+            slow, fast = s[(m, 0.1)][key], s[(m, 1.0)][key]
+            rows.append(reported(f"{label} at 4.5 V, {m.upper()}: 1C / C/10", fast / slow, "> 1 (more at 1C)",
+                                 SOURCE_SC, f"{fast / slow:.2f} ({fast:.3g} / {slow:.3g})"))
+    groups = {f"{lab}\n{'C/10' if rate < 1 else '1C'}": {m.upper(): s[(m, rate)][key] * scale for m in MATERIALS}
+              for key, lab, scale in (("x_std_end", "std x [x100]", 100.0), ("d_spacing_003_rel_std_end", "std d003 [%]", 100.0))
+              for rate in (0.1, 1.0)}
+    fig = _bars(groups, "spread at 4.5 V",
+                f"Single crystals R = {CRYSTAL['radius_um']:g} um ({CRYSTAL['voxel_nm']:g} nm voxels), c axis z")
+    socs = ", ".join(f"{m.upper()} {'C/10' if r < 1 else '1C'} {s[(m, r)]['soc_end']:.3f}" for m, r in s)
+    text = (f"Spherical single crystals, radius {CRYSTAL['radius_um']:g} um, {CRYSTAL['voxel_nm']:g} nm voxels, "
+            f"CC to 4.5 V. SoC at the end: {socs}.")
+    return Outcome(rows, {"finding_single_crystal.png": fig}, text)
