@@ -7,6 +7,10 @@
     chemomech sxdm RUN ...       synthetic SXDM maps (cli/sxdm_command.py)
     chemomech xanes RUN ...      synthetic TXM-XANES white-line maps (cli/xanes_command.py)
     chemomech compare RUN ...    simulated vs measured (cli/compare_command.py)
+    chemomech plot SWEEP_DIR --out FIGURE   capacity vs C-rate / size of a sweep
+    chemomech sweep SWEEP.toml ...          many runs on dask.distributed (cli/sweep_command.py)
+    chemomech gitt RUN ... --out FIGURE     D vs SoC of GITT runs (cli/gitt_command.py)
+    chemomech validate [--case NAME]        the model against the study and analytical cases
 
 User mistakes (bad keys, values, files) print one line "chemomech: error: ..." and exit
 with status 2, leaving no output directory behind.
@@ -19,7 +23,15 @@ import sys
 import tomllib
 from pathlib import Path
 
-from chemomech.cli import compare_command, sxdm_command, xanes_command, xrd_command
+from chemomech.cli import (
+    compare_command,
+    gitt_command,
+    sweep_command,
+    sxdm_command,
+    validate_command,
+    xanes_command,
+    xrd_command,
+)
 from chemomech.errors import ChemomechError
 
 EXIT_USER_ERROR = 2
@@ -49,6 +61,15 @@ def _run(args) -> int:
 
 def _plot(args) -> int:
     import xarray as xr
+
+    sweeps = [run for run in args.runs if (Path(run) / "summary.nc").is_file()]
+    if sweeps:  # a sweep directory: capacity vs each numeric axis (C-rate, radius)
+        if len(args.runs) > 1:
+            raise ChemomechError(f"{sweeps[0]!r} is a sweep directory; plot one sweep at a time (or run directories)")
+        from chemomech.plotting.sweep import plot_sweep_directory
+
+        print(f"wrote {plot_sweep_directory(sweeps[0], args.out)}")
+        return 0
 
     from chemomech.plotting.voltage import plot_voltage_vs_soc
 
@@ -118,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     run.set_defaults(handler=_run)
 
-    plot = sub.add_parser("plot", help="voltage vs SoC of one or more run directories")
-    plot.add_argument("runs", nargs="+", help="run directories")
+    plot = sub.add_parser("plot", help="voltage vs SoC of run directories, or capacity vs C-rate/size of a sweep directory")
+    plot.add_argument("runs", nargs="+", help="run directories, or one sweep directory (holds summary.nc)")
     plot.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
     plot.set_defaults(handler=_plot)
 
@@ -138,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     # the measurement commands live in their own modules (arguments + handler each)
-    for command in (xrd_command, sxdm_command, xanes_command, compare_command):
+    for command in (xrd_command, sxdm_command, xanes_command, compare_command, sweep_command, gitt_command,
+                    validate_command):
         command.add_parser(sub)
     return parser
 

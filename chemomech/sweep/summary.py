@@ -1,0 +1,153 @@
+"""DIR/summary.nc: the summary.json figures of every point on the sweep grid.
+
+An xarray Dataset with one dimension per axis (coordinates: the axis values; strings for
+string axes such as material) holding
+  - every numeric summary.json figure (float64; NaN where the point failed or is missing),
+  - text figures (end_reason) as strings ("" where missing),
+  - status ("ok", "failed" or "missing"), error (the error text of failed points) and
+    point (the point's directory name under DIR/points/).
+
+Units: of the figures from the naming convention of chemomech.simulate.summarize ("units
+in the names": *_mAh_g -> mAh/g, *_pct -> %, *_mpa -> MPa, *_s -> s, ...) plus a table for
+the names without a suffix (soc_end, voltage_end, counts); of the axis coordinates from the
+bracketed unit in the key's description in chemomech.io.config.SCHEMA (protocol.c_rate
+"[1/h]", particle.radius_um "[um]").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from chemomech.sweep.sweep_file import Sweep, schema_key
+
+SKIPPED_FIGURES = {"config_sha256"}
+UNIT_SUFFIXES = (  # (name suffix, units), first match wins
+    ("_mAh_g", "mAh/g"), ("_pct", "%"), ("_mpa", "MPa"), ("_deg", "deg"),
+    ("_angstrom", "angstrom"), ("_um2", "um2"), ("_um", "um"), ("_s", "s"),
+)
+UNITS_BY_NAME = {
+    "soc_end": "1", "voltage_end": "V", "steps": "1", "rejected_steps": "1",
+    "li_balance_error": "1", "voxels": "1", "grains": "1", "newton_iterations": "1",
+    "linear_iterations": "1", "mechanics_iterations": "1", "d_spacing_003_rel_std_end": "1",
+    "gb_faces": "1",
+}
+
+
+def figure_units(name: str) -> str | None:
+    """Units of a summary.json figure from its name (None when unknown)."""
+    if name in UNITS_BY_NAME:
+        return UNITS_BY_NAME[name]
+    if name.startswith("x_"):
+        return "1"  # Li site fractions
+    for suffix, units in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return units
+    return None
+
+
+def key_units(key: str) -> str | None:
+    """Units of a config key from the "[...]" in its SCHEMA description (None if none)."""
+    spec = schema_key(key)
+    if spec is None:
+        return None
+    match = re.search(r"\[([^\]]+)\]", spec.description)
+    return match.group(1) if match else None
+
+
+def read_point(points_dir: Path, point) -> dict:
+    """{"status": ok|failed|missing, "summary": dict, "error": str} of one point from its
+    run directory and error record (only those carrying the point's current hash)."""
+    from chemomech.sweep.run_points import error_path, point_complete
+
+    folder = points_dir / point.name
+    if point_complete(folder, point.config_hash):
+        return {"status": "ok", "summary": json.loads((folder / "summary.json").read_text()), "error": ""}
+    try:
+        record = json.loads(error_path(points_dir, point.name).read_text())
+        if record.get("config_sha256") == point.config_hash:
+            return {"status": "failed", "summary": {}, "error": str(record.get("error", ""))}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {"status": "missing", "summary": {}, "error": ""}
+
+
+def sweep_summary(sweep: Sweep, points_dir: str | Path) -> xr.Dataset:
+    """The summary Dataset of `sweep` from the point directories under `points_dir`."""
+    points_dir = Path(points_dir)
+    shape = sweep.shape
+    dims = tuple(axis.name for axis in sweep.axes)
+    states = [read_point(points_dir, point) for point in sweep.points]
+
+    figures: dict[str, str] = {}  # name -> "number" | "text", in order of first appearance
+    for state in states:
+        for name, value in state["summary"].items():
+            if name in SKIPPED_FIGURES or name in figures:
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                figures[name] = "number"
+            elif isinstance(value, str):
+                figures[name] = "text"
+
+    data_vars = {}
+    for name, kind in figures.items():
+        if kind == "number":
+            array = np.full(shape, np.nan)
+        else:
+            array = np.full(shape, "", dtype=object)
+        for point, state in zip(sweep.points, states):
+            value = state["summary"].get(name)
+            if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                array[point.index] = value
+            elif kind == "text" and value is not None:
+                array[point.index] = str(value)
+        attrs = {"source": "summary.json of each point"}
+        units = figure_units(name)
+        if units is not None:
+            attrs["units"] = units
+        data_vars[name] = (dims, array if kind == "number" else array.astype(str), attrs)
+
+    for name, field, long_name in (("status", "status", "ok, failed (see error) or missing (not run yet)"),
+                                   ("error", "error", "error text of a failed point")):
+        array = np.full(shape, "", dtype=object)
+        for point, state in zip(sweep.points, states):
+            array[point.index] = state[field]
+        data_vars[name] = (dims, array.astype(str), {"long_name": long_name})
+    names = np.full(shape, "", dtype=object)
+    for point in sweep.points:
+        names[point.index] = point.name
+    data_vars["point"] = (dims, names.astype(str), {"long_name": "run directory under points/"})
+
+    coords = {}
+    for axis in sweep.axes:
+        labels = list(axis.labels)
+        values = np.array(labels, dtype=str) if any(isinstance(v, str) for v in labels) else np.array(labels)
+        attrs = {"config_key": axis.key}
+        units = key_units(axis.key)
+        if units is not None:
+            attrs["units"] = units
+        coords[axis.name] = (axis.name, values, attrs)
+    return xr.Dataset(data_vars=data_vars, coords=coords,
+                      attrs={"title": f"chemomech sweep {sweep.name}", "sweep": sweep.resolved_toml()})
+
+
+def write_summary(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write the summary Dataset to netCDF (h5netcdf) atomically."""
+    from chemomech.io.atomic import write_file_atomic
+
+    return write_file_atomic(path, lambda temporary: ds.to_netcdf(temporary, engine="h5netcdf"))
+
+
+def open_summary(sweep_dir: str | Path) -> xr.Dataset:
+    """DIR/summary.nc loaded into memory (ReadError when it is missing)."""
+    from chemomech.errors import ReadError
+
+    path = Path(sweep_dir) / "summary.nc"
+    if not path.is_file():
+        raise ReadError(f"{str(sweep_dir)!r} is not a sweep directory (no summary.nc inside)")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
