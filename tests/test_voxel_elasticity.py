@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 from chemomech.errors import SolverError
 from chemomech.materials import hexagonal_stiffness
 from chemomech.mechanics import rotate_stiffness, rotate_tensor, solve_elasticity, solve_elasticity_grains
+from chemomech.mechanics.elastic_constants import isotropic_stiffness
 from chemomech.mechanics.tensors import (
     strain_to_voigt,
     stress_to_voigt,
@@ -29,17 +30,6 @@ NU_TEST = 0.3  # -, Poisson ratio of the isotropic cases
 HEXAGONAL_GPA = {"C11": 320.0, "C12": 90.0, "C13": 50.0, "C33": 220.0, "C44": 55.0}  # NC91's values
 VOXEL = 50e-9  # m, voxel edge (results in strain and stress do not depend on it)
 ORIENTATION = Rotation.from_euler("zxz", [30.0, 50.0, 70.0], degrees=True).as_matrix()  # crystal -> lab
-
-
-def isotropic_stiffness(youngs_modulus: float, poisson_ratio: float) -> np.ndarray:
-    """6x6 Voigt stiffness of an isotropic solid (textbook Lame relations) [Pa]."""
-    lam = youngs_modulus * poisson_ratio / ((1 + poisson_ratio) * (1 - 2 * poisson_ratio))
-    mu = youngs_modulus / (2 * (1 + poisson_ratio))
-    c = np.zeros((6, 6))
-    c[:3, :3] = lam
-    c[np.arange(3), np.arange(3)] += 2 * mu
-    c[np.arange(3, 6), np.arange(3, 6)] = mu
-    return c
 
 
 def rotated_hexagonal() -> np.ndarray:

@@ -85,3 +85,15 @@ def isotropic_moduli(stiffness_voigt: np.ndarray) -> tuple[float, float]:
     youngs_modulus = 9.0 * k * g / (3.0 * k + g)
     poisson_ratio = (3.0 * k - 2.0 * g) / (2.0 * (3.0 * k + g))
     return float(youngs_modulus), float(poisson_ratio)
+
+
+def isotropic_stiffness(youngs_modulus: float, poisson_ratio: float) -> np.ndarray:
+    """6x6 Voigt stiffness of an isotropic solid [Pa] from E [Pa] and nu [-] (Lame
+    relations: lambda = E nu / ((1 + nu)(1 - 2 nu)), mu = E / (2 (1 + nu)))."""
+    lam = youngs_modulus * poisson_ratio / ((1 + poisson_ratio) * (1 - 2 * poisson_ratio))
+    mu = youngs_modulus / (2 * (1 + poisson_ratio))
+    c = np.zeros((6, 6))
+    c[:3, :3] = lam
+    c[np.arange(3), np.arange(3)] += 2 * mu
+    c[np.arange(3, 6), np.arange(3, 6)] = mu
+    return c

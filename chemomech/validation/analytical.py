@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
+from chemomech.mechanics.elastic_constants import isotropic_stiffness
 from chemomech.validation.core import Outcome, below
 
 E_TEST = 200e9  # Pa, Young's modulus of the isotropic test solid (chosen by hand)
@@ -96,17 +97,6 @@ def crank_case() -> Outcome:
     text = (f"NC91 with D = 1e-14 m2/s everywhere, a = 5 um, {CRANK_CELLS} cells, 1C (n_s a/D = {scale:.3f}), "
             "compared at 0.1-1.1 a^2/D (before the 4.3 V cutoff).")
     return Outcome(rows, {"analytical_crank.png": fig}, text)
-
-
-def isotropic_stiffness(youngs_modulus: float, poisson_ratio: float) -> np.ndarray:
-    """6x6 Voigt stiffness of an isotropic solid (Lame relations) [Pa]."""
-    lam = youngs_modulus * poisson_ratio / ((1 + poisson_ratio) * (1 - 2 * poisson_ratio))
-    mu = youngs_modulus / (2 * (1 + poisson_ratio))
-    c = np.zeros((6, 6))
-    c[:3, :3] = lam
-    c[np.arange(3), np.arange(3)] += 2 * mu
-    c[np.arange(3, 6), np.arange(3, 6)] = mu
-    return c
 
 
 def eshelby_case(n: int = 32, radius: int = 6) -> Outcome:
