@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 
 import chemomech as cm
-from chemomech.io.rundir import write_run_directory
-from chemomech.simulate import summary_of
-from chemomech.sweep import load_sweep, run_sweep
+from chemomech.sweep import load_sweep, run_point, run_sweep
 from chemomech.sweep.run_points import LOCAL_SCHEDULER_HTTP
 
 
@@ -68,10 +66,9 @@ def main() -> None:
 
     _warm_up()
     serial = []
-    for point in sweep.points:
+    for point in sweep.points:  # the task a worker runs, here in this process
         start = time.perf_counter()
-        ds = cm.simulate(point.config)
-        write_run_directory(scratch / "serial" / point.name, point.config, ds, summary_of(ds))
+        assert run_point(str(scratch / "serial" / point.name), point.config, point.config_hash)["ok"]
         serial.append(time.perf_counter() - start)
     print(f"{len(sweep.points)} points, {args.cells} cells, tolerance {args.tolerance:g}: one point in this "
           f"process {statistics.mean(serial):.3f} s on average ({min(serial):.3f}-{max(serial):.3f}), "

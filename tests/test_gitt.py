@@ -39,6 +39,8 @@ def test_pulse_bookkeeping(nc91_gitt):
     pulse and not at all during rests (zero current) - conservation, to round-off."""
     ds = nc91_gitt
     n = ds.sizes["pulse"]
+    # > 40: a pulse removes c_rate pulse_s / 3600 = 1.7 % SoC and NC91 reaches ~0.86 at
+    # 4.5 V, so ~50 pulses
     assert ds.attrs["pulses"] == n == int(ds.pulse_index.max()) + 1 > 40
     tau = (ds.pulse_end_time - ds.pulse_start_time).values
     np.testing.assert_allclose(tau[:-1], PULSE_S, rtol=0, atol=1e-9)
@@ -66,7 +68,7 @@ def test_rest_voltage_relaxes_to_ocv_of_mean_x(nc91_gitt):
     x_mean = mat.x_initial - ds.soc.to_series().loc[ds.rest_end_time.values].values * (
         mat.capacity_nominal / mat.capacity_theoretical)
     relaxed = g.relaxed.values
-    assert relaxed.sum() > 30
+    assert relaxed.sum() > 30  # most of the ~50 rests: 3600 s against relaxation times of 400-3000 s
     np.testing.assert_allclose(v[relaxed], mat.ocv(x_mean[relaxed]), atol=3e-3)
 
 
@@ -89,7 +91,7 @@ def test_diffusivity_within_factor_two_in_solid_solution_range(nc91_gitt, tmp_pa
     g = cm.analysis.gitt_diffusivity(nc91_gitt)
     mat = cm.load_material("nc91")
     inside = (g.soc.values > 0.10) & (g.soc.values < 0.70)
-    assert inside.sum() > 30
+    assert inside.sum() > 30  # 60 % SoC in pulses of 1.7 % SoC: ~35
     ratio = g.diffusivity.values[inside] / mat.diffusivity_orientation_average(g.x_li.values[inside])
     assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
     two_point = g.diffusivity_two_point.values[inside] / mat.diffusivity_orientation_average(g.x_li.values[inside])

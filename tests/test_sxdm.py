@@ -76,7 +76,7 @@ def test_uniform_strain_recovered_and_bragg_shifts():
     eps = 2e-3
     maps = sxdm(sphere_dataset(strain=lambda x, y, z: eps + 0 * x), reference_d_A=D0)
     strain = maps["strain"].values[np.isfinite(maps["strain"].values)]
-    assert strain.size > 300
+    assert strain.size > 300  # the sphere's shadow, pi (0.6 um)^2, holds ~450 raster points of 50 nm (481 with signal)
     assert np.all(np.abs(strain - eps) < 0.05 * eps)
     assert np.nanmax(np.abs(maps["d_rel"].values)) < 1e-6
     assert maps["strain"].attrs["units"] == "1" and maps["tilt_y"].attrs["units"] == "deg"

@@ -345,6 +345,8 @@ def test_grain_and_per_voxel_stiffness_agree():
     by_voxel = solve_elasticity(eps, per_voxel, VOXEL, grain >= 0, tolerance=1e-10)
     scale = np.nanmax(np.abs(by_grain["stress"]))
     np.testing.assert_allclose(by_voxel["stress"], by_grain["stress"], rtol=0, atol=1e-7 * scale)
+    # rotation error of a solve ~0.2 x tolerance for a few-% eigenstrain (module docstring
+    # of voxel_elasticity: ~2e-6 rad at 1e-5), so ~2e-11 rad here; 1e-9 rad is 50x that
     np.testing.assert_allclose(by_voxel["rotation"], by_grain["rotation"], rtol=0, atol=1e-9)
 
     single = solve_elasticity(eps, table[1], VOXEL, grain >= 0, tolerance=1e-10)
@@ -359,7 +361,11 @@ def test_warm_start():
     eps, grain, table = bicrystal()
     cold = solve_elasticity_grains(eps, table, grain, VOXEL, tolerance=1e-8)
     again = solve_elasticity_grains(eps, table, grain, VOXEL, tolerance=1e-8, initial=cold["displacement"])
+    # the start is the solution, but its residual is recomputed as f - K u (not carried by
+    # the CG recurrence) and may sit a rounding above the tolerance: one iteration allowed
     assert again["iterations"] <= 1
+    # stress error of a solve ~10x its tolerance (module docstring: ~1e-4 of the peak at
+    # 1e-5), so ~1e-7 at 1e-8; atol 1e-6 of the peak is 10x that
     scale = np.nanmax(np.abs(cold["stress"]))
     np.testing.assert_allclose(again["stress"], cold["stress"], rtol=0, atol=1e-6 * scale)
     nearby_cold = solve_elasticity_grains(1.05 * eps, table, grain, VOXEL, tolerance=1e-8)
@@ -393,6 +399,7 @@ def test_void_values_are_ignored():
     per_voxel[solid] = table[grain[solid]]
     nan_outside = np.where(solid, eps, np.nan)
     result = solve_elasticity(nan_outside, per_voxel, VOXEL, solid, tolerance=1e-9)
+    # both solved to 1e-9: stress errors ~1e-8 of the peak (~10x the tolerance); 1e-6 is 100x
     scale = np.nanmax(np.abs(reference["stress"]))
     np.testing.assert_allclose(result["stress"], reference["stress"], rtol=0, atol=1e-6 * scale)
 
@@ -416,7 +423,10 @@ def test_outputs_shapes_void_and_consistency():
     voigt = stress_to_voigt(result["stress"][:, :, solid])
     elastic = strain_to_voigt(result["elastic_strain"][:, :, solid])
     expected = np.einsum("nab,bn->an", table[grain[solid]], elastic)
+    # the solver evaluates the same product (in units of mu0): only rounding differs;
+    # atol 1e-6 Pa covers entries that vanish (stresses here reach ~1e9 Pa)
     np.testing.assert_allclose(voigt, expected, rtol=1e-10, atol=1e-6)
+    # the rigid rotation is removed by subtracting the mean: zero up to rounding
     np.testing.assert_allclose(np.mean(result["rotation"][:, solid], axis=1), 0, atol=1e-12)
 
     u = np.nan_to_num(result["displacement"]) / VOXEL  # voxels

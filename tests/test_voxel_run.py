@@ -15,12 +15,6 @@ from chemomech.cli.main import main
 from chemomech.io.config import resolve_config
 from chemomech.errors import ConfigError
 
-SINGLE = {
-    "material": "nc91",
-    "particle": {"geometry": "single-crystal", "radius_um": 0.4, "voxel_nm": 50.0},
-    "protocol": {"c_rate": 1.0},
-    "output": {"snapshots": 3},
-}
 POLY = {
     "material": "nm91",
     "particle": {"geometry": "polycrystal", "radius_um": 0.5, "voxel_nm": 50.0,
@@ -33,8 +27,9 @@ FIELDS = ("x_li", "stress_hydrostatic", "stress_von_mises", "d_spacing_003",
 
 
 @pytest.fixture(scope="module")
-def single():
-    return cm.simulate(SINGLE)
+def single(small_voxel_result):
+    """conftest's NC91 single crystal (R = 0.5 um, 50 nm voxels, 1C, mechanics on)."""
+    return small_voxel_result
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +51,7 @@ def test_single_crystal_dataset_contract(single):
     for axis in "zyx":
         assert ds[axis].attrs["units"] == "m"
         assert np.allclose(np.diff(ds[axis]), 50e-9)
-    # a 0.4 um crystal at 1C: the 1-D sphere of that size reaches ~0.85 SoC; 0.5 only
+    # a 0.5 um crystal at 1C: the 1-D sphere of that size reaches ~0.92 SoC; 0.5 only
     # guards against a run that stopped early. Li balance: the Newton tolerance (1e-6 per
     # step, relative ~1e-6 of a step's charge) bounds it.
     assert ds.attrs["soc_end"] > 0.5 and ds.attrs["end_reason"] == "v_max"

@@ -80,8 +80,10 @@ def tilted_run():
 
 def test_li_balance_tilted_anisotropic_crystal(tilted_run):
     material, particle, solution = tilted_run
-    # conservation of the finite-volume scheme: Newton stops at max |dx| < 1e-7 per step,
-    # so the balance holds to ~1e-7 per step relative; 1e-6 over the run
+    # conservation of the finite-volume scheme: every interior flux enters two voxels with
+    # opposite signs, so Li is lost only through the unconverged rest of each step's Newton
+    # iteration (it stops at max |dx| < voxel_charge.NEWTON_TOL = 1e-6); observed 1.4e-8
+    # over this run (202 steps), 1e-6 allowed
     assert solution.end_reason == "v_max"
     assert solution.li_balance_error < 1e-6
     assert np.all((solution.final_state > 0) & (solution.final_state < 1))

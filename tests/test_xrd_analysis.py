@@ -54,6 +54,9 @@ def test_pseudo_voigt_is_area_normalised_with_given_fwhm():
 
 
 def test_deconvolution_picks_one_component_on_a_single_peak():
+    """Planted: one pseudo-Voigt at 1.42 deg, FWHM 0.02 deg, eta 0.5 (~1.6e4 counts at the
+    top over a background of 50, Poisson noise): BIC picks 1 of the 3 component counts; the
+    position within 2e-4 deg (a fifth of the 0.001 deg step), the FWHM within 2 %."""
     tt = np.arange(1.35, 1.50, 0.001)
     y = np.random.default_rng(1).poisson(2e4 * 0.02 * pseudo_voigt(tt, 1.42, 0.02, 0.5) + 50).astype(float)
     result = deconvolve_003(tt, y)

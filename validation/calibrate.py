@@ -45,13 +45,12 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from chemomech.materials.material import build_material, material_path, read_material_file
-from chemomech.validation.calibration import (  # noqa: F401 - shared with `chemomech validate`
-    CELLS,
-    RADIUS,
+from chemomech.validation.calibration import (  # shared with `chemomech validate`
+    RATIO_END,
+    RATIO_MID,
     SOURCE,
     TARGETS,
     TOLERANCE,
-    V_MAX,
     charge,
     diffusivity_at_soc,
     lattice_figures,
@@ -114,10 +113,13 @@ def calibration_rows(materials: dict) -> list[Row]:
                     value, abs(value - target) <= TOLERANCE[name])
             )
     nc, nm = materials["nc91"], materials["nm91"]
-    ratio_end = diffusivity_at_soc(nc, 0.85) / diffusivity_at_soc(nm, 0.85)
-    ratio_mid = diffusivity_at_soc(nc, 0.40) / diffusivity_at_soc(nm, 0.40)
-    rows.append(Row("D(NC91)/D(NM91) at 85 % SoC, end of charge (the study, GITT)", "> 4", ratio_end, ratio_end > 4))
-    rows.append(Row("D(NC91)/D(NM91) at 40 % SoC, before NM91's fall (the study, GITT)", "0.67-1.5", ratio_mid, 0.67 <= ratio_mid <= 1.5))
+    (soc_end_, low), (soc_mid, lo, hi) = RATIO_END, RATIO_MID
+    ratio_end = diffusivity_at_soc(nc, soc_end_) / diffusivity_at_soc(nm, soc_end_)
+    ratio_mid = diffusivity_at_soc(nc, soc_mid) / diffusivity_at_soc(nm, soc_mid)
+    rows.append(Row(f"D(NC91)/D(NM91) at {100 * soc_end_:.0f} % SoC, end of charge (the study, GITT)", f"> {low:g}",
+                    ratio_end, ratio_end > low))
+    rows.append(Row(f"D(NC91)/D(NM91) at {100 * soc_mid:.0f} % SoC, before NM91's fall (the study, GITT)", f"{lo:g}-{hi:g}",
+                    ratio_mid, lo <= ratio_mid <= hi))
     return rows
 
 

@@ -57,7 +57,7 @@ def _compare(args) -> int:
     from chemomech.io.atomic import check_new_path, staged_directory
     from chemomech.io.readers import read_powder_pattern
     from chemomech.observables import compare
-    from chemomech.observables.run_inputs import is_voxel_run, open_run
+    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
 
     if not (args.xrd or args.sxdm or args.xanes):
@@ -68,10 +68,7 @@ def _compare(args) -> int:
         raise ConfigError(f"--xanes-voxel-nm {args.xanes_voxel_nm:g} must be > 0")
     out = check_new_path(Path(args.out) if args.out else Path(args.run) / "compare", args.force)
     ds = open_run(args.run)
-    count = ds.sizes["snapshot"]
-    if not -count <= args.snapshot < count:
-        raise ConfigError(f"--snapshot {args.snapshot}: {args.run!r} has snapshots 0..{count - 1} (or -1 for the last)")
-    snapshot = args.snapshot % count
+    snapshot = snapshot_index(ds, args.snapshot, "--snapshot", repr(args.run))
     title = f"{ds.attrs.get('material', '')} {Path(args.run).name}"
     metrics = {"run": str(args.run), "material": ds.attrs.get("material", "")}
     plots = []
@@ -85,8 +82,7 @@ def _compare(args) -> int:
     if args.sxdm:
         from chemomech.observables.sxdm_scan import read_sxdm_frames
 
-        if not is_voxel_run(ds):
-            raise ConfigError(f"{args.run!r} is a 1-D sphere run; the SXDM comparison needs a voxel run")
+        require_voxel_run(ds, "the SXDM comparison needs", repr(args.run))
         frames, geometry = read_sxdm_frames(args.sxdm, args.sxdm_dataset, angles_deg=args.sxdm_angles,
                                             two_theta_deg=args.sxdm_two_theta, pixel_deg=args.sxdm_pixel_deg,
                                             energy_keV=args.sxdm_energy_kev, step_nm=args.sxdm_step_nm)

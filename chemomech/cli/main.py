@@ -88,22 +88,15 @@ def _plot(args) -> int:
     return 0
 
 
-def _open_run(run: str):
-    from chemomech.observables.run_inputs import open_run
-
-    return open_run(run)
-
-
 def _slices(args) -> int:
+    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting.slices import plot_slices
 
     results = {}
     for run in args.runs:
-        ds = _open_run(run)
-        if "z" not in ds.dims:
-            raise ChemomechError(f"{run!r} is a 1-D sphere run; slices need a voxel run (single-crystal or polycrystal)")
-        if not -ds.sizes["snapshot"] <= args.snapshot < ds.sizes["snapshot"]:
-            raise ChemomechError(f"--snapshot {args.snapshot}: {run!r} has snapshots 0..{ds.sizes['snapshot'] - 1} (or -1 for the last)")
+        ds = open_run(run)
+        require_voxel_run(ds, "slices need", repr(run))
+        snapshot_index(ds, args.snapshot, "--snapshot", repr(run))
         c_rate = tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"]
         results[f"{ds.attrs['material']} {_rate_label(c_rate)}"] = ds
     path = plot_slices(results, args.out, snapshot=args.snapshot, plane=args.plane)

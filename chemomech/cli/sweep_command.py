@@ -38,14 +38,11 @@ def add_parser(sub) -> None:
 def _sweep(args) -> int:
     import time
 
-    from chemomech.errors import ConfigError
     from chemomech.sweep import count_complete, load_sweep, run_sweep
+    from chemomech.sweep.run_points import check_execution
 
     started = time.perf_counter()
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers {args.workers}: must be >= 1")
-    if args.workers is not None and args.scheduler is not None:
-        raise ConfigError("--workers and --scheduler both given; the workers of a running cluster are its own")
+    check_execution(args.workers, args.scheduler)  # before the sweep file's points are resolved
     sweep = load_sweep(args.sweep)  # every point validated before anything runs
     out = Path(args.out) if args.out else Path("runs") / sweep.name
     try:

@@ -35,21 +35,15 @@ def add_parser(sub) -> None:
 
 
 def _sxdm(args) -> int:
-    import numpy as np
-
-    from chemomech.errors import ChemomechError, ConfigError
+    from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
-    from chemomech.observables.run_inputs import is_voxel_run, open_run
-    from chemomech.observables.sxdm_scan import reduce_frames, simulate_frames, write_sxdm_frames
+    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
+    from chemomech.observables.sxdm_scan import simulate_frames, simulated_maps, write_sxdm_frames
     from chemomech.plotting.sxdm import plot_sxdm
 
     ds = open_run(args.run)
-    if not is_voxel_run(ds):
-        raise ChemomechError(f"{args.run!r} is a 1-D sphere run; SXDM needs a voxel run (single-crystal or polycrystal)")
-    count = ds.sizes["snapshot"]
-    if not -count <= args.snapshot < count:
-        raise ConfigError(f"--snapshot {args.snapshot}: {args.run!r} has snapshots 0..{count - 1} (or -1 for the last)")
-    snapshot = args.snapshot % count
+    require_voxel_run(ds, "SXDM needs", repr(args.run))
+    snapshot = snapshot_index(ds, args.snapshot, "--snapshot", repr(args.run))
     out = Path(args.out) if args.out else Path(args.run) / "sxdm"
     targets = [out / f"sxdm_{snapshot}.nc", out / f"sxdm_{snapshot}.png"]
     if args.frames:
@@ -60,12 +54,7 @@ def _sxdm(args) -> int:
 
     frames, geometry = simulate_frames(ds, snapshot, args.reflection, args.beam_nm, args.step_nm, args.rocking_deg,
                                        n_angles=args.n_angles, energy_keV=args.energy_kev)
-    maps = reduce_frames(frames, **geometry)
-    maps.attrs["frames_shape"] = np.array(frames.shape)
-    for name in ("snapshot_soc", "snapshot_voltage"):
-        if name in ds:
-            maps.attrs[name] = float(ds[name].isel(snapshot=snapshot))
-    maps.attrs["material"] = ds.attrs.get("material", "")
+    maps = simulated_maps(ds, frames, geometry)
     maps.attrs["run"] = str(args.run)
 
     out.mkdir(parents=True, exist_ok=True)

@@ -25,19 +25,16 @@ def add_parser(sub) -> None:
 def _xanes(args) -> int:
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
-    from chemomech.observables.run_inputs import open_run
+    from chemomech.observables.run_inputs import open_run, snapshot_index
     from chemomech.observables.txm_xanes import xanes
     from chemomech.plotting.xanes import plot_white_line
 
     ds = open_run(args.run)
-    count = ds.sizes["snapshot"]
-    if not -count <= args.snapshot < count:
-        raise ConfigError(f"--snapshot {args.snapshot}: {args.run!r} has snapshots 0..{count - 1} (or -1 for the last)")
+    snapshot = snapshot_index(ds, args.snapshot, "--snapshot", repr(args.run))
     if not args.voxel_nm > 0:
         raise ConfigError(f"--voxel-nm {args.voxel_nm}: must be > 0")
     if not args.noise >= 0:
         raise ConfigError(f"--noise {args.noise}: must be >= 0 (a fraction of the edge step)")
-    snapshot = args.snapshot % count
     out = Path(args.out) if args.out else Path(args.run) / "xanes"
     targets = [out / f"xanes_{snapshot}.nc", out / f"xanes_{snapshot}.png"]
     existing = [str(path) for path in targets if path.exists()]

@@ -228,7 +228,7 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
         defaults = SOLVER_DEFAULTS[resolved["particle"]["geometry"]] if section == "solver" else {}
         if section == "protocol":
             kind = _check_value("protocol.kind", keys["kind"], given.get("kind", keys["kind"].default))
-            keys = _protocol_keys(kind, given)
+            _check_protocol_kind(kind, given)
         resolved[section] = {
             name: _check_value(f"{section}.{name}", spec, given.get(name, defaults.get(name, spec.default)))
             for name, spec in keys.items()
@@ -275,18 +275,16 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     return resolved
 
 
-def _protocol_keys(kind: str, given: dict) -> dict[str, Key]:
-    """All [protocol] keys (every resolved config holds them all, so a resolved config
-    re-resolves unchanged); a key of another kind given with a value other than its
-    default is an error, since it would have no effect (e.g. cv_hold = true with gitt)."""
-    keys = SCHEMA["protocol"]
+def _check_protocol_kind(kind: str, given: dict) -> None:
+    """A [protocol] key of another kind given with a value other than its default is an
+    error, since it would have no effect (e.g. cv_hold = true with gitt). Every resolved
+    config still holds all [protocol] keys, so a resolved config re-resolves unchanged."""
     for name, value in given.items():
-        spec = keys.get(name)
+        spec = SCHEMA["protocol"].get(name)
         if spec is not None and spec.kinds is not None and kind not in spec.kinds and value != spec.default:
             raise ConfigError(
                 f"protocol.{name} = {value!r}: applies to kind = {' or '.join(map(repr, spec.kinds))} "
                 f"only, not to kind = {kind!r}; remove it (or leave its default {spec.default!r})")
-    return keys
 
 
 def flatten_keys(table: dict, prefix: str = "") -> dict:
@@ -302,13 +300,19 @@ def flatten_keys(table: dict, prefix: str = "") -> dict:
     return flat
 
 
+def material_in_folder(material: str, folder: Path) -> Path | None:
+    """folder / material when `material` is a relative path (ends in .toml or has a
+    folder) to a file that exists there; None for names ("nc91"), absolute paths and
+    files not there. The rule for material paths in config and sweep files."""
+    candidate = Path(material)
+    is_path = candidate.suffix == ".toml" or candidate.parent != Path(".")
+    if is_path and not candidate.is_absolute() and (folder / candidate).is_file():
+        return folder / candidate
+    return None
+
+
 def _relative_to(material: str, config_path: Path | None) -> str:
     """A relative material path in a config file is taken relative to that file when the
     file exists there; names and other paths are returned unchanged."""
-    candidate = Path(material)
-    is_path = candidate.suffix == ".toml" or candidate.parent != Path(".")
-    if is_path and config_path is not None and not candidate.is_absolute():
-        beside = config_path.parent / candidate
-        if beside.is_file():
-            return str(beside)
-    return material
+    beside = material_in_folder(material, config_path.parent) if config_path is not None else None
+    return material if beside is None else str(beside)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from chemomech.errors import ReadError
+from chemomech.io.atomic import write_file_atomic
 
 
 def read_hdf5_dataset(path: str | Path, dataset: str) -> tuple[np.ndarray, dict]:
@@ -62,9 +63,6 @@ def _plain(value):
 
 
 # ---- powder patterns -------------------------------------------------------------------
-
-X_UNITS = ("2th_deg", "q_nm^-1", "q_A^-1")
-
 
 @dataclass
 class PowderPattern:
@@ -104,15 +102,12 @@ def write_powder_pattern(path: str | Path, two_theta_deg: np.ndarray, intensity:
     """Write a pattern the way pyFAI's save1D does (read back by read_powder_pattern):
     '#' header lines with "# Wavelength: <metres> m" and the column line "#  2th_deg  I",
     then two columns. Written to a temporary name, then renamed."""
-    path = Path(path)
     lines = [f"# {line}" for line in comment.splitlines()]
     lines += [f"# Wavelength: {wavelength_A * 1e-10:.10e} m", "#  2th_deg  I"]
     lines += [f"{t:.6f} {i:.8e}" for t, i in zip(np.asarray(two_theta_deg, dtype=float),
                                                   np.asarray(intensity, dtype=float))]
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text("\n".join(lines) + "\n")
-    temporary.replace(path)
-    return path
+    text = "\n".join(lines) + "\n"
+    return write_file_atomic(path, lambda temporary: temporary.write_text(text))
 
 
 def two_theta_deg(pattern: PowderPattern, wavelength_A: float | None = None) -> np.ndarray:
@@ -178,11 +173,7 @@ def _unit_from_label(label: str) -> str | None:
     if re.search(r"2[-_ ]?theta|two[-_ ]?theta|2th\b|tth\b|2θ", lowered):
         return "2th_rad" if "rad" in lowered else "2th_deg"
     if re.match(r"^q\b|^q\s*\(|^q_|^q\s*\[|^q$", lowered) or lowered.startswith("q "):
-        if "nm" in lowered:
-            return "q_nm^-1"
-        if re.search(r"a\^-1|a-1|1/a|angstrom|å", lowered):
-            return "q_A^-1"
-        return "q_nm^-1" if "nm" in lowered else "q_A^-1"
+        return "q_nm^-1" if "nm" in lowered else "q_A^-1"  # Q without "nm": 1/Angstrom
     return None
 
 

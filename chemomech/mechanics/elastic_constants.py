@@ -34,6 +34,24 @@ class VoigtReussHill(NamedTuple):
     shear_hill: float
 
 
+def _sums(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(M11 + M22 + M33, M12 + M13 + M23, M44 + M55 + M66) of (..., 6, 6) matrices."""
+    normal = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    coupling = m[..., 0, 1] + m[..., 0, 2] + m[..., 1, 2]
+    shear = m[..., 3, 3] + m[..., 4, 4] + m[..., 5, 5]
+    return normal, coupling, shear
+
+
+def voigt_moduli(stiffness_voigt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voigt bulk and shear moduli K_V, G_V [Pa] of (..., 6, 6) Voigt stiffnesses [Pa]:
+
+        K_V = [(C11+C22+C33) + 2(C12+C13+C23)] / 9
+        G_V = [(C11+C22+C33) - (C12+C13+C23) + 3(C44+C55+C66)] / 15
+    """
+    normal, coupling, shear = _sums(np.asarray(stiffness_voigt, dtype=float))
+    return (normal + 2.0 * coupling) / 9.0, (normal - coupling + 3.0 * shear) / 15.0
+
+
 def voigt_reuss_hill(stiffness_voigt: np.ndarray) -> VoigtReussHill:
     """Voigt, Reuss and Hill bulk and shear moduli [Pa] of a 6x6 Voigt stiffness [Pa].
 
@@ -46,19 +64,8 @@ def voigt_reuss_hill(stiffness_voigt: np.ndarray) -> VoigtReussHill:
     c = np.asarray(stiffness_voigt, dtype=float)
     if c.shape != (6, 6):
         raise ValueError(f"stiffness_voigt must be a 6x6 matrix, got shape {c.shape}")
-    s = np.linalg.inv(c)
-
-    def sums(m: np.ndarray) -> tuple[float, float, float]:
-        normal = m[0, 0] + m[1, 1] + m[2, 2]  # M11 + M22 + M33
-        coupling = m[0, 1] + m[0, 2] + m[1, 2]  # M12 + M13 + M23
-        shear = m[3, 3] + m[4, 4] + m[5, 5]  # M44 + M55 + M66
-        return normal, coupling, shear
-
-    c_normal, c_coupling, c_shear = sums(c)
-    s_normal, s_coupling, s_shear = sums(s)
-
-    bulk_voigt = (c_normal + 2.0 * c_coupling) / 9.0
-    shear_voigt = (c_normal - c_coupling + 3.0 * c_shear) / 15.0
+    bulk_voigt, shear_voigt = voigt_moduli(c)
+    s_normal, s_coupling, s_shear = _sums(np.linalg.inv(c))
     bulk_reuss = 1.0 / (s_normal + 2.0 * s_coupling)
     shear_reuss = 15.0 / (4.0 * s_normal - 4.0 * s_coupling + 3.0 * s_shear)
     return VoigtReussHill(

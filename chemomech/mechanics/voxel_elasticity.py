@@ -118,6 +118,7 @@ import scipy.ndimage
 from numba import njit, prange
 
 from chemomech.errors import SolverError
+from chemomech.mechanics.elastic_constants import voigt_moduli
 
 DEFAULT_MAX_ITERATIONS = 2000
 PRECONDITIONER_DTYPE = np.float32  # FFT precision of the preconditioner (see _conjugate_gradients)
@@ -324,11 +325,9 @@ def _solve(eigenstrain, table, grain, voxel_size, periodic, tolerance, max_itera
 
     # Reference medium: Voigt-average bulk and shear moduli over the solid voxels [Pa].
     counts = np.bincount(grain[solid], minlength=table.shape[0]).astype(float)
-    normal = table[:, 0, 0] + table[:, 1, 1] + table[:, 2, 2]
-    coupling = table[:, 0, 1] + table[:, 0, 2] + table[:, 1, 2]
-    shear = table[:, 3, 3] + table[:, 4, 4] + table[:, 5, 5]
-    bulk0 = np.dot(counts, (normal + 2 * coupling) / 9) / counts.sum()
-    mu0 = np.dot(counts, (normal - coupling + 3 * shear) / 15) / counts.sum()
+    bulk, shear = voigt_moduli(table)  # per table entry
+    bulk0 = np.dot(counts, bulk) / counts.sum()
+    mu0 = np.dot(counts, shear) / counts.sum()
     lambda0 = bulk0 - 2 * mu0 / 3
     table_scaled = np.ascontiguousarray(table / mu0)  # stresses in units of mu0
 
@@ -388,7 +387,7 @@ def _solve(eigenstrain, table, grain, voxel_size, periodic, tolerance, max_itera
     rotation = rotation[(slice(None), *crop)]
     elastic_strain = strain - eigenstrain  # NaN in void, like strain
     corners = np.ix_(*node_index)  # the caller's corner grid inside the internal one
-    displacement = (np.where(_nodes_touching(grain_grid >= 0), u, np.nan) * voxel_size)[(slice(None), *corners)]
+    displacement = (np.where(_corner_maximum(grain_grid >= 0), u, np.nan) * voxel_size)[(slice(None), *corners)]
     return {
         "strain": strain,
         "elastic_strain": elastic_strain,
@@ -500,11 +499,7 @@ def _remove_rigid_motion(u, rotation, solid):
     nodes and t_P the mean remaining displacement there. The pieces never wrap around the
     periodic box (see _solve), so node positions are the plain indices."""
     labels, count = scipy.ndimage.label(solid, structure=np.ones((3, 3, 3)))
-    node_labels = np.zeros(solid.shape, dtype=labels.dtype)
-    for dz in (0, 1):
-        for dy in (0, 1):
-            for dx in (0, 1):
-                np.maximum(node_labels, np.roll(labels, (dz, dy, dx), axis=(0, 1, 2)), out=node_labels)
+    node_labels = _corner_maximum(labels)
 
     on_solid = labels > 0
     piece = labels[on_solid]
@@ -532,14 +527,15 @@ def _remove_rigid_motion(u, rotation, solid):
         u[c][z, y, x] = moved - shift[piece]
 
 
-def _nodes_touching(solid):
-    """(grid) bool: nodes that are a corner of at least one solid voxel (node (k, j, i) is
-    the lower corner of voxel (k, j, i), periodic)."""
-    out = np.zeros_like(solid)
+def _corner_maximum(voxel_values):
+    """(grid) per node: the maximum of the non-negative voxel_values over the 8 voxels it
+    is a corner of (node (k, j, i) is the lower corner of voxel (k, j, i), periodic). For a
+    bool solid: True at nodes that are a corner of at least one solid voxel."""
+    out = np.zeros_like(voxel_values)
     for dz in (0, 1):
         for dy in (0, 1):
             for dx in (0, 1):
-                out |= np.roll(solid, (dz, dy, dx), axis=(0, 1, 2))
+                np.maximum(out, np.roll(voxel_values, (dz, dy, dx), axis=(0, 1, 2)), out=out)
     return out
 
 

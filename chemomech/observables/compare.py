@@ -24,6 +24,7 @@ import numpy as np
 import scipy.stats
 
 from chemomech.errors import ChemomechError
+from chemomech.observables.run_inputs import snapshot_index
 
 PERCENTILES = (5, 25, 50, 75, 95)
 
@@ -162,7 +163,7 @@ def compare_xrd(ds, patterns: list, wavelength_A: float | None = None, soc=None)
 
 # ---- SXDM ------------------------------------------------------------------------------
 
-SXDM_MAPS = (("d_rel", 1.0, "1"), ("tilt_y", 1.0, "deg"), ("tilt_z", 1.0, "deg"))
+SXDM_MAPS = (("d_rel", "1"), ("tilt_y", "deg"), ("tilt_z", "deg"))  # map, units
 
 
 def compare_sxdm(ds, frames, geometry: dict, snapshot: int = -1, beam_nm: float = 30.0) -> tuple[dict, object, object]:
@@ -179,9 +180,9 @@ def compare_sxdm(ds, frames, geometry: dict, snapshot: int = -1, beam_nm: float 
     reflection = str(geometry.get("reflection", "003"))
     simulated = sxdm(ds, snapshot=snapshot, reflection=reflection, beam_nm=beam_nm, step_nm=step_nm,
                      rocking_deg=float(np.ptp(angles)), **options)
-    metrics = {"snapshot": int(snapshot % ds.sizes["snapshot"]), "reflection": reflection, "step_nm": step_nm,
+    metrics = {"snapshot": snapshot_index(ds, snapshot), "reflection": reflection, "step_nm": step_nm,
                "beam_nm": beam_nm, "maps": {}}
-    for name, _, units in SXDM_MAPS:
+    for name, units in SXDM_MAPS:
         comparison = compare_distributions(simulated[name].values, measured[name].values)
         comparison["units"] = units
         metrics["maps"][name] = comparison
@@ -200,6 +201,6 @@ def compare_xanes(ds, measured_white_line: np.ndarray, snapshot: int = -1, voxel
 
     simulated = xanes(ds, snapshot=snapshot, voxel_nm=voxel_nm, spectra=True, noise=noise)
     metrics = compare_distributions(simulated["white_line_energy"].values, measured_white_line)
-    metrics.update({"units": "eV", "snapshot": int(snapshot % ds.sizes["snapshot"]), "voxel_nm": voxel_nm,
+    metrics.update({"units": "eV", "snapshot": snapshot_index(ds, snapshot), "voxel_nm": voxel_nm,
                     "noise": noise})
     return metrics, simulated

@@ -5,9 +5,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
-from chemomech.errors import ChemomechError
+from chemomech.errors import ChemomechError, ConfigError
 from chemomech.materials.material import Material, load_material
 
 
@@ -32,3 +33,19 @@ def run_material(ds: xr.Dataset) -> Material:
 def is_voxel_run(ds: xr.Dataset) -> bool:
     """True for single-crystal and polycrystal runs (fields over z, y, x)."""
     return "z" in ds.dims
+
+
+def snapshot_index(ds: xr.Dataset, snapshot, name: str = "snapshot", run: str = "the run") -> int:
+    """The index in 0..count-1 of snapshot `snapshot` (negative counts from the end) of
+    `ds`; a ConfigError naming the option `name` and the `run` when it is out of range."""
+    count = ds.sizes["snapshot"]
+    if not isinstance(snapshot, (int, np.integer)) or not -count <= snapshot < count:
+        raise ConfigError(f"{name} {snapshot!r}: {run} has snapshots 0..{count - 1} (or -1 for the last)")
+    return int(snapshot) % count
+
+
+def require_voxel_run(ds: xr.Dataset, purpose: str, run: str = "this") -> None:
+    """A ChemomechError naming `run` unless `ds` is a voxel run; `purpose` says what
+    needs one (e.g. "SXDM needs")."""
+    if not is_voxel_run(ds):
+        raise ChemomechError(f"{run} is a 1-D sphere run; {purpose} a voxel run (single-crystal or polycrystal)")

@@ -94,8 +94,9 @@ import numpy as np
 import xarray as xr
 
 from chemomech.errors import ChemomechError, ConfigError, ReadError
+from chemomech.observables.crystallography import HC_KEV_ANGSTROM
+from chemomech.observables.run_inputs import require_voxel_run, snapshot_index
 
-HC_KEV_ANGSTROM = 12.398419843320026  # h c [keV Angstrom] (CODATA 2018, exact)
 ENERGY_KEV_DEFAULT = 12.0  # HXN working range 6-25 keV (Nazaretski et al. 2017)
 N_ANGLES_DEFAULT = 21  # 0.1 deg steps over the default 2 deg rocking range
 DETECTOR_PIXELS_DEFAULT = (32, 32)  # detector ROI (rows, cols) kept per frame
@@ -125,18 +126,10 @@ def _positive(vector: np.ndarray) -> np.ndarray:
 
 
 def _check_voxel_run(ds: xr.Dataset) -> None:
-    if "z" not in ds.dims:
-        raise ChemomechError("SXDM needs a voxel run (single-crystal or polycrystal); this is a 1-D sphere run")
+    require_voxel_run(ds, "SXDM needs")
     for name in ("d_spacing_003", "lattice_rotation", "grain", "grain_orientation"):
         if name not in ds:
             raise ChemomechError(f"SXDM needs the variable {name!r} of a voxel run; the Dataset has none")
-
-
-def _snapshot_index(ds: xr.Dataset, snapshot: int) -> int:
-    count = ds.sizes["snapshot"]
-    if not isinstance(snapshot, (int, np.integer)) or not -count <= snapshot < count:
-        raise ConfigError(f"snapshot {snapshot!r}: the run has snapshots 0..{count - 1} (or -1 for the last)")
-    return int(snapshot) % count
 
 
 def _rodrigues(vectors: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -235,7 +228,7 @@ def simulate_frames(ds: xr.Dataset, snapshot: int = -1, reflection: str = "003",
     from chemomech.observables.sxdm_kernels import deposit_frames
 
     _check_voxel_run(ds)
-    snapshot = _snapshot_index(ds, snapshot)
+    snapshot = snapshot_index(ds, snapshot)
     for name, value in (("beam_nm", beam_nm), ("step_nm", step_nm), ("rocking_deg", rocking_deg),
                         ("energy_keV", energy_keV), ("rocking_resolution_deg", rocking_resolution_deg)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -429,6 +422,13 @@ def sxdm(ds: xr.Dataset, snapshot: int = -1, reflection: str = "003", beam_nm: f
     reduce_frames. Coordinates y, x in m; maps as in reduce_frames; attrs hold the
     geometry, the frames' shape and size."""
     frames, geometry = simulate_frames(ds, snapshot, reflection, beam_nm, step_nm, rocking_deg, **options)
+    return simulated_maps(ds, frames, geometry, reference_d_A, threshold)
+
+
+def simulated_maps(ds: xr.Dataset, frames: np.ndarray, geometry: dict, reference_d_A: float | None = None,
+                   threshold: float = THRESHOLD_DEFAULT) -> xr.Dataset:
+    """reduce_frames of the frames simulate_frames made from run `ds`, with the frames'
+    shape and size and the snapshot's SoC, voltage and time and the material as attrs."""
     maps = reduce_frames(frames, reference_d_A=reference_d_A, threshold=threshold, **geometry)
     maps.attrs["frames_shape"] = np.array(frames.shape)
     maps.attrs["frames_bytes"] = int(frames.nbytes)

@@ -87,16 +87,6 @@ def default_energies_eV() -> np.ndarray:
     ])
 
 
-def _line_shape(t_eV):
-    """Normalised spectrum mu(t) at t = E - E_c [eV] (module docstring, equation in 2.)."""
-    t = np.asarray(t_eV)
-    step = 0.5 + np.arctan((t + EDGE_OFFSET_EV) / (0.5 * EDGE_WIDTH_EV)) / math.pi
-    s = (2.0 * t / PEAK_FWHM_EV) ** 2
-    lorentz = 1.0 / (1.0 + s)
-    gauss = np.exp(-math.log(2.0) * s)
-    return step + PEAK_HEIGHT * (PEAK_LORENTZ_FRACTION * lorentz + (1.0 - PEAK_LORENTZ_FRACTION) * gauss)
-
-
 @lru_cache(maxsize=8)
 def white_line_offset_eV(half_width_eV: float = FIT_HALF_WIDTH_EV, spacing_eV: float = 0.5) -> float:
     """E_wl - E_c [eV]: where the white-line fit puts the vertex of the noise-free model
@@ -105,7 +95,9 @@ def white_line_offset_eV(half_width_eV: float = FIT_HALF_WIDTH_EV, spacing_eV: f
     discretisation error, +-0.002 eV at 0.5 eV)."""
     grid = np.arange(-30.0, 30.0 + spacing_eV / 2, spacing_eV)
     shifts = np.linspace(0.0, spacing_eV, 101)
-    spectra = _line_shape(grid[None, :] - shifts[:, None])
+    spectra = np.empty((shifts.size, grid.size))
+    _line_shape_kernel(grid, shifts, spectra, EDGE_OFFSET_EV, EDGE_WIDTH_EV, PEAK_HEIGHT, PEAK_FWHM_EV,
+                       PEAK_LORENTZ_FRACTION)
     vertex = fit_white_line(grid, spectra, half_width_eV=half_width_eV, dtype=np.float64)
     return float(np.mean(vertex - shifts))
 
@@ -129,7 +121,10 @@ def ni_k_edge_spectra(white_line_eV, energies_eV=None, half_width_eV: float = FI
 
 @numba.njit(cache=True)
 def _line_shape_kernel(energies, shifts, out, edge_offset, edge_width, height, fwhm, lorentz_fraction):
-    """out[i, k] = _line_shape(energies[k] - shifts[i]) (serial; NaN shifts give NaN)."""
+    """out[i, k] = mu(energies[k] - shifts[i]), the normalised spectrum of the module
+    docstring (equation in 2.) at t = E - E_c [eV] (serial; NaN shifts give NaN):
+        mu(t) = 1/2 + atan((t + edge_offset) / (edge_width / 2)) / pi
+                + height [f 1/(1 + s) + (1 - f) exp(-ln2 s)],  s = (2 t / fwhm)^2, f = lorentz_fraction."""
     log2 = math.log(2.0)
     for i in range(shifts.size):
         for k in range(energies.size):
@@ -203,12 +198,6 @@ def fit_white_line(energies_eV, spectra, half_width_eV: float = FIT_HALF_WIDTH_E
         centre = np.where(inside, centre + shift, centre)
     result = np.where(valid & inside, centre.astype(np.float64) + reference, np.nan)
     return result.reshape(shape)
-
-
-def ni_valence_and_white_line(material, x_li):
-    """(v_Ni [-], E_wl [eV]) from the Li site fraction by the material's charge balance
-    and white-line calibration (module docstring, step 1)."""
-    return material.ni_valence(x_li), material.white_line_energy(x_li)
 
 
 # ---- run fields on a TXM voxel grid --------------------------------------------------
@@ -298,7 +287,7 @@ def xanes(ds: xr.Dataset, snapshot: int = -1, voxel_nm: float = 40.0, spectra: b
     Gaussian noise of sigma `noise` x edge step (seeded). Voxels less than min_fraction
     inside the particle are NaN. Histogram (bin_eV), mean and standard deviation of the
     reported white-line energy (fitted if spectra else planted)."""
-    from chemomech.observables.run_inputs import is_voxel_run, run_material
+    from chemomech.observables.run_inputs import is_voxel_run, run_material, snapshot_index
 
     if not voxel_nm > 0:
         raise ConfigError(f"voxel_nm = {voxel_nm}: must be > 0")
@@ -306,9 +295,7 @@ def xanes(ds: xr.Dataset, snapshot: int = -1, voxel_nm: float = 40.0, spectra: b
         raise ConfigError(f"noise = {noise}: must be >= 0 (a fraction of the edge step)")
     if "x_li" not in ds or "snapshot" not in ds["x_li"].dims:
         raise ConfigError("the Dataset has no x_li(snapshot, ...) field; pass a run's result (cm.simulate or open_run)")
-    count = ds.sizes["snapshot"]
-    if not -count <= snapshot < count:
-        raise ConfigError(f"snapshot {snapshot}: the run has snapshots 0..{count - 1} (or -1 for the last)")
+    snapshot = snapshot_index(ds, snapshot)
     material = run_material(ds)
     voxel_m = voxel_nm * 1e-9
     field = ds["x_li"].isel(snapshot=snapshot)
@@ -318,7 +305,7 @@ def xanes(ds: xr.Dataset, snapshot: int = -1, voxel_nm: float = 40.0, spectra: b
     else:
         x_li, fraction, coords = sphere_to_voxels(field.values, ds["r"].values, voxel_m)
     x_li = np.where(fraction >= min_fraction, x_li, np.nan)
-    valence, planted = ni_valence_and_white_line(material, x_li)
+    valence, planted = material.ni_valence(x_li), material.white_line_energy(x_li)  # module docstring, step 1
     energies = default_energies_eV() if energies_eV is None else np.sort(np.asarray(energies_eV, dtype=float))
 
     dims = ("z", "y", "x")
@@ -345,12 +332,11 @@ def xanes(ds: xr.Dataset, snapshot: int = -1, voxel_nm: float = 40.0, spectra: b
     out["white_line_mean"] = ((), float(np.nanmean(reported)) if np.isfinite(reported).any() else np.nan, {"units": "eV"})
     out["white_line_std"] = ((), float(np.nanstd(reported)) if np.isfinite(reported).any() else np.nan, {"units": "eV"})
     out["white_line_fit_failures"] = ((), int(np.sum(np.isfinite(planted) & ~np.isfinite(reported))), {"units": "voxels"})
-    snapshot_index = snapshot % count
     out.attrs.update({
         "material": str(ds.attrs.get("material", "")),
         "geometry": str(ds.attrs.get("geometry", "sphere-1d" if not is_voxel_run(ds) else "")),
-        "snapshot": int(snapshot_index),
-        "snapshot_time_s": float(ds["snapshot_time"].values[snapshot_index]) if "snapshot_time" in ds else np.nan,
+        "snapshot": snapshot,
+        "snapshot_time_s": float(ds["snapshot_time"].values[snapshot]) if "snapshot_time" in ds else np.nan,
         "voxel_nm": float(voxel_nm),
         "spectra": int(bool(spectra)),
         "noise_relative_to_edge_step": float(noise),

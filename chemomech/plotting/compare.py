@@ -9,7 +9,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from chemomech.observables.compare import SXDM_MAPS
 from chemomech.plotting import save_figure
+from chemomech.plotting.sxdm import PANELS
 
 MAX_XRD_ROWS = 4  # patterns shown (evenly picked from the series)
 
@@ -42,15 +44,14 @@ def plot_xrd_comparison(figure: dict, path: str | Path, title: str = "") -> Path
     return save_figure(fig, path)
 
 
-SXDM_PANELS = (("d_rel", 100.0, r"$(d - \bar d)/\bar d$ (%)"), ("tilt_y", 1.0, "tilt Y, twisting (deg)"),
-               ("tilt_z", 1.0, "tilt Z, bending (deg)"))
+SXDM_PANELS = tuple(panel for panel in PANELS if panel[0] in dict(SXDM_MAPS))  # the maps compared
 
 
 def plot_sxdm_comparison(simulated, measured, path: str | Path, title: str = "") -> Path:
     """Rows: simulated, measured SXDM maps; columns: d_rel [%], tilt Y, tilt Z [deg], each
     column on one symmetric colour scale (99.5th percentile of |value| over both)."""
     fig, axes = plt.subplots(2, 3, figsize=(11.5, 7.0), constrained_layout=True)
-    for c, (name, factor, label) in enumerate(SXDM_PANELS):
+    for c, (name, factor, cmap, label, _) in enumerate(SXDM_PANELS):
         values = [factor * maps[name].transpose("y", "x").values for maps in (simulated, measured)]
         finite = np.concatenate([v[np.isfinite(v)] for v in values])
         limit = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
@@ -60,7 +61,7 @@ def plot_sxdm_comparison(simulated, measured, path: str | Path, title: str = "")
             scale, unit = (1e6, "µm") if in_metres else (1.0, "step")
             x, y = scale * maps["x"].values, scale * maps["y"].values
             extent = [x[0], x[-1], y[0], y[-1]] if x.size > 1 and y.size > 1 else None
-            image = ax.imshow(data, origin="lower", extent=extent, cmap="RdBu_r" if name == "d_rel" else "PuOr",
+            image = ax.imshow(data, origin="lower", extent=extent, cmap=cmap,
                               vmin=-(limit or 1.0), vmax=limit or 1.0, interpolation="nearest")
             ax.set_facecolor("0.85")
             ax.set_title(f"{row_name}", fontsize=9)

@@ -44,10 +44,10 @@ def plot_slices(results: dict[str, xr.Dataset], path: str | Path, snapshot: int 
             (mid_plane(d_rel, plane), "RdBu_r", r"$(d_{003} - \bar d)/\bar d$ (%)", "sym"),
             (mid_plane(tilt, plane), "PuOr", f"tilt about {TILT_COMPONENT[plane]} (deg)", "sym"),
         ]
+        h, v = plane[0], plane[1]
+        extent = [1e6 * float(ds[h][0]), 1e6 * float(ds[h][-1]), 1e6 * float(ds[v][0]), 1e6 * float(ds[v][-1])]
         for col, (data, cmap, title, scale) in enumerate(panels):
             ax = axes[row, col]
-            h, v = plane[0], plane[1]
-            extent = [1e6 * float(ds[h][0]), 1e6 * float(ds[h][-1]), 1e6 * float(ds[v][0]), 1e6 * float(ds[v][-1])]
             values = data.values
             kwargs = {}
             if scale == "sym":
@@ -55,7 +55,7 @@ def plot_slices(results: dict[str, xr.Dataset], path: str | Path, snapshot: int 
                 kwargs = {"vmin": -limit, "vmax": limit}
             image = ax.imshow(values, origin="lower", extent=extent, cmap=cmap, interpolation="nearest", **kwargs)
             fig.colorbar(image, ax=ax, shrink=0.85)
-            ax.set_title(f"{label}: {title}" if col == 0 else title, fontsize=9)
+            ax.set_title(title, fontsize=9)
             ax.set_xlabel(f"{h} (µm)")
             ax.set_ylabel(f"{v} (µm)")
             ax.set_aspect("equal")

@@ -42,6 +42,7 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, figure: str = "capacity_mAh_g")
         raise ChemomechError("the sweep has no numeric axis with more than one value to plot against "
                              f"(axes: {', '.join(f'{d} ({ds.sizes[d]})' for d in ds[figure].dims)})")
     base = _base_config(ds)
+    nominal = _nominal_capacity(ds) if figure == "capacity_mAh_g" else None
     fig, axes = plt.subplots(1, len(x_axes), figsize=(4.6 * len(x_axes), 3.8), squeeze=False,
                              constrained_layout=True)
     for ax, x_dim in zip(axes[0], x_axes):
@@ -75,7 +76,6 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, figure: str = "capacity_mAh_g")
         ax.grid(alpha=0.3)
         if others:
             ax.legend(frameon=False, fontsize=8)
-        nominal = _nominal_capacity(ds) if figure == "capacity_mAh_g" else None
         if nominal is not None:
             secondary = ax.secondary_yaxis("right", functions=(lambda c: 100 * c / nominal,
                                                                 lambda s: s * nominal / 100))

@@ -117,6 +117,15 @@ def remove_staging_leftovers(points_dir: Path, names) -> list[Path]:
     return removed
 
 
+def check_execution(workers: int | None = None, scheduler: str | None = None, client=None) -> None:
+    """ConfigError unless workers is None or a whole number >= 1, and at most one of
+    workers, scheduler and client is given (checked before any work)."""
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"--workers {workers!r}: must be a whole number >= 1")
+    if sum(x is not None for x in (workers, scheduler, client)) > 1:
+        raise ConfigError("give one of --workers (a local cluster) or --scheduler (a running cluster)")
+
+
 def count_complete(sweep: Sweep, out: str | Path) -> int:
     """How many of the sweep's points are complete in DIR/points."""
     points_dir = Path(out) / POINTS
@@ -139,10 +148,7 @@ def run_sweep(sweep: str | Path | dict | Sweep, out: str | Path, workers: int | 
     from chemomech.sweep.summary import sweep_summary, write_summary
 
     started = time.perf_counter()
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"--workers {workers!r}: must be a whole number >= 1")
-    if sum(x is not None for x in (workers, scheduler, client)) > 1:
-        raise ConfigError("give one of --workers (a local cluster) or --scheduler (a running cluster)")
+    check_execution(workers, scheduler, client)
     spec = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
     out = check_sweep_directory(out)
     points_dir = out / POINTS

@@ -76,51 +76,53 @@ def read_point(points_dir: Path, point) -> dict:
     return {"status": "missing", "summary": {}, "error": ""}
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def sweep_summary(sweep: Sweep, points_dir: str | Path) -> xr.Dataset:
     """The summary Dataset of `sweep` from the point directories under `points_dir`."""
     points_dir = Path(points_dir)
-    shape = sweep.shape
     dims = tuple(axis.name for axis in sweep.axes)
     states = [read_point(points_dir, point) for point in sweep.points]
+
+    def on_grid(values, fill, dtype) -> np.ndarray:
+        """One value per point (in sweep.points order) laid out on the grid."""
+        array = np.full(sweep.shape, fill, dtype=dtype)
+        for point, value in zip(sweep.points, values):
+            array[point.index] = value
+        return array
+
+    def text_on_grid(values) -> np.ndarray:
+        return on_grid(values, "", object).astype(str)
 
     figures: dict[str, str] = {}  # name -> "number" | "text", in order of first appearance
     for state in states:
         for name, value in state["summary"].items():
             if name in SKIPPED_FIGURES or name in figures:
                 continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if _is_number(value):
                 figures[name] = "number"
             elif isinstance(value, str):
                 figures[name] = "text"
 
     data_vars = {}
     for name, kind in figures.items():
+        values = [state["summary"].get(name) for state in states]
         if kind == "number":
-            array = np.full(shape, np.nan)
+            array = on_grid([v if _is_number(v) else np.nan for v in values], np.nan, float)
         else:
-            array = np.full(shape, "", dtype=object)
-        for point, state in zip(sweep.points, states):
-            value = state["summary"].get(name)
-            if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                array[point.index] = value
-            elif kind == "text" and value is not None:
-                array[point.index] = str(value)
+            array = text_on_grid(["" if v is None else str(v) for v in values])
         attrs = {"source": "summary.json of each point"}
         units = figure_units(name)
         if units is not None:
             attrs["units"] = units
-        data_vars[name] = (dims, array if kind == "number" else array.astype(str), attrs)
+        data_vars[name] = (dims, array, attrs)
 
-    for name, field, long_name in (("status", "status", "ok, failed (see error) or missing (not run yet)"),
-                                   ("error", "error", "error text of a failed point")):
-        array = np.full(shape, "", dtype=object)
-        for point, state in zip(sweep.points, states):
-            array[point.index] = state[field]
-        data_vars[name] = (dims, array.astype(str), {"long_name": long_name})
-    names = np.full(shape, "", dtype=object)
-    for point in sweep.points:
-        names[point.index] = point.name
-    data_vars["point"] = (dims, names.astype(str), {"long_name": "run directory under points/"})
+    data_vars["status"] = (dims, text_on_grid(s["status"] for s in states),
+                           {"long_name": "ok, failed (see error) or missing (not run yet)"})
+    data_vars["error"] = (dims, text_on_grid(s["error"] for s in states), {"long_name": "error text of a failed point"})
+    data_vars["point"] = (dims, text_on_grid(p.name for p in sweep.points), {"long_name": "run directory under points/"})
 
     coords = {}
     for axis in sweep.axes:

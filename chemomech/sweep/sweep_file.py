@@ -42,6 +42,7 @@ import itertools
 import json
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +137,8 @@ def load_sweep(source: str | Path | dict) -> Sweep:
     fixed = raw.get("set", {})
     if not isinstance(fixed, dict):
         raise ConfigError(f"{where}[set] must be a table of dotted config keys, e.g. \"output.snapshots\" = 10")
-    for key, value in _flatten(fixed, where, "set", ranges=False).items():
+    fixed = _flatten(fixed, where, "set", ranges=False)
+    for key, value in fixed.items():
         _check_key(key, where, "set")
         set_key(base, key, _material_beside(value, folder) if key == "material" else value)
 
@@ -147,7 +149,7 @@ def load_sweep(source: str | Path | dict) -> Sweep:
     values_by_key = {}
     for key, spec in axes_raw.items():
         _check_key(key, where, "axes")
-        if key in flatten_dotted(fixed):
+        if key in fixed:
             raise ConfigError(f"{where}{key!r} is both an axis and in [set]; give it in one place")
         values = _axis_values(key, spec, where)
         if key == "material":
@@ -191,13 +193,10 @@ def _material_beside(material, folder: Path):
     """A relative material path (ends in .toml or has a folder) that exists relative to
     `folder` is made absolute, so it names the same file from any working directory and on
     every worker; names ("nc91") and other values are returned unchanged."""
-    if not isinstance(material, str):
-        return material
-    candidate = Path(material)
-    is_path = candidate.suffix == ".toml" or candidate.parent != Path(".")
-    if is_path and not candidate.is_absolute() and (folder / candidate).is_file():
-        return str((folder / candidate).resolve())
-    return material
+    from chemomech.io.config import material_in_folder
+
+    beside = material_in_folder(material, folder) if isinstance(material, str) else None
+    return material if beside is None else str(beside.resolve())
 
 
 def _is_range(value) -> bool:
@@ -219,17 +218,6 @@ def _flatten(table: dict, where: str, section: str, ranges: bool, prefix: str = 
             if dotted in flat:
                 raise ConfigError(f"{where}[{section}] {dotted!r} given twice")
             flat[dotted] = value
-    return flat
-
-
-def flatten_dotted(table: dict, prefix: str = "") -> dict:
-    """{"protocol": {"c_rate": 1}} -> {"protocol.c_rate": 1} (ranges left whole)."""
-    flat = {}
-    for key, value in table.items():
-        if isinstance(value, dict) and not _is_range(value):
-            flat.update(flatten_dotted(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
     return flat
 
 
@@ -294,7 +282,8 @@ def _axis_values(key: str, spec, where: str) -> list:
             f"{where}axis {key!r} = {spec!r}: must be a list of values or a range "
             "{start = ..., stop = ..., num = ...} (or step = ...)")
     labels = [_label(v) for v in values]
-    duplicate = next((v for v, lab in zip(values, labels) if labels.count(lab) > 1), None)
+    counts = Counter(labels)
+    duplicate = next((v for v, lab in zip(values, labels) if counts[lab] > 1), None)
     if duplicate is not None:
         raise ConfigError(f"{where}axis {key!r}: value {duplicate!r} given twice; axis values must be distinct")
     return list(values)
@@ -387,10 +376,11 @@ def _expand(base: dict, axes: tuple[Axis, ...], where: str) -> tuple[SweepPoint,
 
     grid = list(itertools.product(*(range(len(axis.values)) for axis in axes)))
     names = [point_name(axes, tuple(axis.values[i] for axis, i in zip(axes, index))) for index in grid]
+    counts = Counter(names)
     width = len(str(len(grid) - 1))
     points = []
     for number, (index, name) in enumerate(zip(grid, names)):
-        if names.count(name) > 1 or len(name) > MAX_NAME_LENGTH:  # distinct values, same text
+        if counts[name] > 1 or len(name) > MAX_NAME_LENGTH:  # distinct values, same text
             name = f"{number:0{width}d}_{name[:MAX_NAME_LENGTH]}"
         values = {axis.key: axis.values[i] for axis, i in zip(axes, index)}
         raw = copy.deepcopy(base)

@@ -96,9 +96,10 @@ with a tilted c axis 30-50 (the explicit tangential flux converges by a factor ~
 sweep when |M_ab| ~ M_aa).
 
 Agreement with the default, stepped with the same dt (tests/test_fipy_voxel_reference.py,
-0.4 um NC91 sphere, 50 nm voxels, 1C, 3 x 600 s to 50 % SoC): c along z, x to 1e-10 and
-V to 1e-10 V; c tilted 37 deg with tangential_gradient="connected", x to 3e-8 (the slow
-sweeps' stopping error), V to 1e-9 V; with FiPy's own tangential gradient, x differs by
+0.4 um NC91 sphere, 50 nm voxels, 1C, 3 x 600 s to 50 % SoC): c along z, x to 3e-9 and
+V to 3e-9 V (the default's Newton stopping error); c tilted 37 deg with
+tangential_gradient="connected", x to 3e-8 (the slow sweeps' stopping error), V to 1e-9 V;
+with FiPy's own tangential gradient, x differs by
 up to 2e-3 in the surface layer and 5e-4 deeper, V by 1e-4 V: a difference of the
 discretisations, not of the solvers.
 
@@ -126,10 +127,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
-from chemomech.geometry.voxel import VoxelParticle, surface_area_weights, surface_faces
+from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_weights, surface_faces
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import thermal_voltage_2rt_f
-from chemomech.transport.sphere_kernels import TABLE_I0, TABLE_U
+from chemomech.transport.sphere_kernels import voltage_at
 from chemomech.transport.time_stepping import ChargeProtocol
 from chemomech.transport.voxel_charge import SURFACE_DELITHIATED, voxel_tables
 from chemomech.transport.voxel_kernels import electrode_potential
@@ -265,22 +266,15 @@ def _diffusion_term_class(tangential_gradient: str, solid: np.ndarray, h: float)
     return ConnectedGradientDiffusionTerm
 
 
-def _void_neighbours(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (void cell, solid cell) of face neighbours, flat grid indices; solid (nz, ny, nx)."""
+def _void_neighbours(solid: np.ndarray, faces: SurfaceFaces) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (void cell, solid cell) of face neighbours, flat grid indices: the surface
+    faces `faces` = surface_faces(solid) less those on the box edge; solid (nz, ny, nx)."""
+    axis = faces.direction // 2
+    step = np.where(faces.direction % 2 == 1, 1, -1)
+    along = np.array(np.unravel_index(faces.cell, solid.shape))[axis, np.arange(len(faces))] + step
+    inside = (along >= 0) & (along < np.array(solid.shape)[axis])
     strides = np.array([solid.shape[1] * solid.shape[2], solid.shape[2], 1])
-    voids, solids = [], []
-    for axis in range(3):
-        for step in (-1, 1):
-            void_next = np.zeros(solid.shape, dtype=bool)
-            at, beside = [slice(None)] * 3, [slice(None)] * 3
-            at[axis] = slice(1, None) if step == -1 else slice(0, -1)
-            beside[axis] = slice(0, -1) if step == -1 else slice(1, None)
-            # void cells one `step` along `axis` from a solid cell
-            void_next[tuple(beside)] = solid[tuple(at)] & ~solid[tuple(beside)]
-            void = np.flatnonzero(void_next)
-            voids.append(void)
-            solids.append(void - step * strides[axis])
-    return np.concatenate(voids), np.concatenate(solids)
+    return (faces.cell + step * strides[axis])[inside], faces.cell[inside]
 
 
 def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
@@ -346,19 +340,18 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
         d_face_value = np.zeros((3, 3, mesh.numberOfFaces))
     diffusion_term = _diffusion_term_class(tangential_gradient, solid_grid, h)
     extrapolate_void = not diagonal and tangential_gradient == "fipy"
-    void_pairs, solid_pairs = _void_neighbours(solid_grid)
-    void_cells = np.unique(void_pairs)
-    void_counts = np.bincount(void_pairs, minlength=n_cells)[void_cells]
 
     # reaction: every face between a solid cell and the void (the grid edge counts as void)
     faces = surface_faces(solid_grid)
+    void_pairs, solid_pairs = _void_neighbours(solid_grid, faces)
+    void_cells = np.unique(void_pairs)
+    void_counts = np.bincount(void_pairs, minlength=n_cells)[void_cells]
     face_cell = faces.cell.astype(np.int64)
     face_area = surface_area_weights(solid_grid, faces) * h**2  # m2
     axis_xyz = 2 - faces.direction // 2  # grid axis z, y, x -> component 2, 1, 0
     face_m_normal = tensor[axis_xyz, axis_xyz]
     reacting_area = float(face_area.sum())
     table = voxel_tables(material)
-    table_x = np.linspace(0.0, 1.0, table.shape[1])
     two_rt_f = thermal_voltage_2rt_f(temperature)
     flux_per_current = 1.0 / (FARADAY * material.c_max)  # (m/s) per (A/m2)
     mass = material.density * n_solid * volume  # kg
@@ -407,9 +400,8 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
         return int(linear_solver.convergence.iterations)
 
     x_start = np.array(x.value, dtype=float)
-    u0 = np.interp(material.x_initial, table_x, table[TABLE_U])
-    i00 = np.interp(material.x_initial, table_x, table[TABLE_I0])
-    phi = float(u0 + two_rt_f * np.arcsinh(i_mean / (2.0 * i00)))
+    # phi = U(x0) + (2RT/F) asinh(i/(2 i0(x0))): voltage_at without ohmic drop or extrapolation
+    phi = float(voltage_at(material.x_initial, i_mean, table, two_rt_f, 0.0, 0.0))
     v_old = phi + i_mean * ohmic
     if v_old >= protocol.v_max:
         raise ValueError(

@@ -34,6 +34,7 @@ NEWTON_TOL = 1e-12
 NEWTON_MAX_ITERATIONS = 30
 SURFACE_DELITHIATED = 1e-4  # the charge ends if the outer cell's x falls to this [-]
 
+
 @dataclass
 class SphereSolution:
     """States at every accepted step. time [s], voltage [V], current_density [A/m2]
@@ -64,7 +65,9 @@ def material_tables(material: Material, diffusivity=None, points: int = TABLE_PO
 
 
 class _Stepper:
-    """Binds the kernel's constant arguments: step(x, dt, mode) -> (x_new, ok, n_s)."""
+    """Binds the kernel's constant arguments into the stepper of
+    time_stepping.integrate_charge: step(x, dt, hold_voltage, current) -> (x_new, ok,
+    current density [A/m2])."""
 
     def __init__(self, material: Material, mesh: SphereMesh, protocol: ChargeProtocol,
                  temperature: float):
@@ -95,9 +98,9 @@ class _Stepper:
         return voltage_at(x[-1], current, self.table, self.two_rt_f, self.ohmic,
                           0.5 * self.dr * self.flux_per_current)
 
-    def initial_voltage(self, x_initial, current=None):
-        """V at t = 0 under `current` [A/m2] (None: i_cc): the surface holds x_initial."""
-        return voltage_at(x_initial, self.i_cc if current is None else current, self.table, self.two_rt_f, self.ohmic, 0.0)
+    def initial_voltage(self, x_initial, current):
+        """V at t = 0 under `current` [A/m2]: the surface holds x_initial."""
+        return voltage_at(x_initial, current, self.table, self.two_rt_f, self.ohmic, 0.0)
 
     def surface_delithiated(self, x):
         return x[-1] <= SURFACE_DELITHIATED

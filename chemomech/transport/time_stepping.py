@@ -24,6 +24,7 @@ The geometry supplies a stepper with
                                         one backward-Euler step; `current` is the applied
                                         current density [A/m2] (None: i_cc), unused under CV
     voltage(x, current) -> V                                    cell voltage of a state
+    initial_voltage(x_initial, current) -> V                    V at t = 0 (uniform x_initial)
     surface_delithiated(x) -> bool                              the surface ran out of Li
     i_cc                                                        CC current density [A/m2]
     specific_charge                                             (C/kg) per (A/m2 * s)
@@ -218,10 +219,8 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
         dt_next = dt * min(3.0, 0.9 * np.sqrt(solver.tolerance / error)) if error > 0 else 3.0 * dt
 
         switched = lands
-        if not on:
-            v_new = stepper.voltage(x_new, current)
-        elif not hold:
-            v_new = stepper.voltage(x_new, current)
+        v_new = stepper.voltage(x_new, current)
+        if on and not hold:
             if v_new >= protocol.v_max:
                 dt, x_new, current = locate_event(stepper, x, dt, False, voltage_event, protocol.v_max, applied)
                 v_new = stepper.voltage(x_new, current)
@@ -233,8 +232,7 @@ def integrate_charge(stepper, x_start: np.ndarray, x_initial: float, protocol: C
                     end_reason = "v_max"
             elif stepper.surface_delithiated(x_new):
                 end_reason = "surface delithiated"
-        else:
-            v_new = stepper.voltage(x_new, current)
+        elif hold:
             if current <= i_end:
                 dt, x_new, current = locate_event(stepper, x, dt, True, current_event, i_end)
                 v_new = stepper.voltage(x_new, current)

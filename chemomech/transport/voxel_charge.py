@@ -165,7 +165,6 @@ class _VoxelStepper:
         off_diagonal = self.tensors - np.einsum("gii->gi", self.tensors)[:, :, None] * np.eye(3)
         self.cross = bool(np.abs(off_diagonal).max() > 1e-12 * np.abs(self.tensors).max())
         self.two_rt_f = thermal_voltage_2rt_f(temperature)
-        self.c_max = material.c_max
         self.flux_per_current = 1.0 / (FARADAY * material.c_max)
         self.face_area = con.face_weight * self.h**2
         self.reacting_area = float(self.face_area.sum())
@@ -293,9 +292,9 @@ class _VoxelStepper:
         phi = self.solve_surface(x, total_current=current * self.reacting_area)
         return phi + current * self.ohmic
 
-    def initial_voltage(self, x_initial, current=None):
-        """V at t = 0 under `current` [A/m2] (None: i_cc): uniform x_initial on every face."""
-        return voltage_at(x_initial, self.i_cc if current is None else current, self.table, self.two_rt_f, self.ohmic, 0.0)
+    def initial_voltage(self, x_initial, current):
+        """V at t = 0 under `current` [A/m2]: uniform x_initial on every face."""
+        return voltage_at(x_initial, current, self.table, self.two_rt_f, self.ohmic, 0.0)
 
     def surface_delithiated(self, x):
         return bool(np.min(x[self.connectivity.face_cell]) <= SURFACE_DELITHIATED)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from chemomech.mechanics.elastic_constants import isotropic_stiffness
-from chemomech.validation.core import Outcome, below
+from chemomech.validation.core import Outcome, below, new_figure
 
 E_TEST = 200e9  # Pa, Young's modulus of the isotropic test solid (chosen by hand)
 NU_TEST = 0.3  # -, its Poisson ratio
@@ -55,9 +55,6 @@ def crank_sphere(r, t, a, d, x0, n_s, roots=None) -> np.ndarray:
 
 
 def crank_case() -> Outcome:
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401 - Agg backend
     from chemomech.constants import FARADAY
     from chemomech.geometry import SphereMesh
     from chemomech.materials import load_material
@@ -73,7 +70,7 @@ def crank_case() -> Outcome:
     n_s = sol.current_density[0] / (FARADAY * material.c_max)  # m/s, flux in units of x
     scale = n_s * CRANK_RADIUS / d
     roots = tan_roots()
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig, ax = new_figure((5.5, 4.0))
     worst = 0.0
     balance = 0.0
     for fraction in CRANK_TAU:
@@ -102,9 +99,6 @@ def crank_case() -> Outcome:
 def eshelby_case(n: int = 32, radius: int = 6) -> Outcome:
     """Inclusion of `radius` voxels in an n^3 periodic box (tolerance 1 %: the staircase
     sphere's error is 1.3e-3 at radius 6, tests/test_voxel_elasticity.py)."""
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401
     from chemomech.mechanics import solve_elasticity
 
     z, y, x = np.indices((n, n, n)) - n // 2
@@ -119,7 +113,7 @@ def eshelby_case(n: int = 32, radius: int = 6) -> Outcome:
     error = np.max(np.abs(centre - expected)) / expected
     # along the x axis through the centre: tr(eps) = 3 S eps* (chi - f) exactly (periodic array)
     trace = np.trace(result["strain"])[n // 2, n // 2, :]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = new_figure((5.5, 3.6))
     xs = np.arange(n) - n // 2
     ax.plot(xs, 3 * s * eps0 * ((np.abs(xs) <= radius) - fraction) * 100, "-", drawstyle="steps-mid", label="Eshelby, periodic: 3 S eps* (chi - f)")
     ax.plot(xs, trace * 100, "o", ms=3, label="voxel solver")
@@ -148,9 +142,6 @@ def free_sphere_voxel_case(radius: int = 16) -> Outcome:
     (measured 0.49 % for sigma_rr, 0.41 % hydrostatic): bound 1 %, as in
     tests/test_voxel_elasticity.py. Outer radius = that of the sphere with the voxel body's
     volume."""
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401
     from chemomech.mechanics import solve_elasticity
 
     n = 2 * radius + 2
@@ -170,7 +161,7 @@ def free_sphere_voxel_case(radius: int = 16) -> Outcome:
     core = mask & (r < radius / 2)
     rr_error = np.max(np.abs(rr - exact_rr)[core]) / scale
     hydro_error = np.max(np.abs(hydro - (exact_rr + 2 * exact_tt) / 3)[core]) / scale
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig, ax = new_figure((5.5, 4.0))
     rho = np.linspace(0, 1, 100)
     ex_rr, ex_tt = free_sphere_exact(rho * radius, radius, radius)
     ax.plot(r[mask] / radius, rr[mask] / 1e6, ".", ms=2, alpha=0.4, label="voxel sigma_rr")

@@ -23,7 +23,7 @@ from functools import lru_cache
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.simulate import particle_lattice
 from chemomech.transport.sphere_charge import ChargeProtocol, charge_sphere
-from chemomech.validation.core import Outcome, between, within
+from chemomech.validation.core import Outcome, between, new_figure, within
 
 RADIUS = 2e-6  # m, the brief's calibration particle
 CELLS = 100
@@ -104,12 +104,8 @@ def _shipped_runs(key: str):
 
 
 def _voltage_figure(key: str):
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401 - selects the Agg backend
-
     material, slow, fast = _shipped_runs(key)
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig, ax = new_figure((5.5, 4.0))
     for solution, label, target in ((slow, "C/10", "soc_c10"), (fast, "1C", "soc_1c")):
         soc = solution.charge_removed / 3600.0 / material.capacity_nominal
         line, = ax.plot(soc, solution.voltage, label=f"model {label}")

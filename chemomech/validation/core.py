@@ -138,6 +138,16 @@ def skipped(quantity, reason, source="") -> Row:
     return Row(quantity, "-", source, None, "-", "skipped", f"not available: {reason}")
 
 
+def new_figure(figsize: tuple[float, float]):
+    """(fig, ax) of a case's figure, on the Agg backend (files only) that
+    chemomech.plotting selects, whether the cases run from the CLI or from Python."""
+    import matplotlib.pyplot as plt
+
+    import chemomech.plotting  # noqa: F401 - selects the Agg backend
+
+    return plt.subplots(figsize=figsize)
+
+
 # ---- running ------------------------------------------------------------------------------
 def run_case(case: Case) -> CaseResult:
     """Run one case; an unexpected exception becomes an error result, not a crash of the

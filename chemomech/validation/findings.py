@@ -18,11 +18,12 @@ crystals (1.6 um, 32 voxels across, four runs) 10 s.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import numpy as np
 
-from chemomech.validation.core import Outcome, reported
+from chemomech.validation.core import Outcome, new_figure, reported
 
 POLY_SMALL = {"radius_um": 2.0, "grain_size_um": 0.4, "voxel_nm": 100.0, "seed": 1}
 POLY_FULL = {"radius_um": 5.0, "grain_size_um": 0.4, "voxel_nm": 100.0, "seed": 1}  # runs/polycrystal.toml
@@ -33,20 +34,15 @@ MATERIALS = ("nc91", "nm91")
 
 
 @lru_cache(maxsize=None)
-def _summary(config_items: tuple) -> dict:
-    """summary.json figures of one run (cached by its config)."""
-    import json
-
+def _summary(config_json: str) -> dict:
+    """summary.json figures of one run (cached by its config as canonical JSON)."""
     from chemomech.simulate import simulate, summary_of
 
-    config = json.loads(config_items[0])
-    return summary_of(simulate(config))
+    return summary_of(simulate(json.loads(config_json)))
 
 
 def run_summary(config: dict) -> dict:
-    import json
-
-    return _summary((json.dumps(config, sort_keys=True),))
+    return _summary(json.dumps(config, sort_keys=True))
 
 
 def polycrystal_config(material: str, particle: dict) -> dict:
@@ -65,13 +61,9 @@ def crystal_config(material: str, c_rate: float) -> dict:
 
 def _bars(groups: dict, ylabel: str, title: str):
     """Grouped bar chart: groups = {quantity label: {series label: value}}."""
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401
-
     labels = list(groups)
     series = list(next(iter(groups.values())))
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    fig, ax = new_figure((6.0, 3.8))
     width = 0.8 / len(series)
     for i, name in enumerate(series):
         ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, [groups[q][name] for q in labels],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chemomech.validation.core import Outcome, Row, reported, skipped
+from chemomech.validation.core import Outcome, Row, new_figure, reported, skipped
 
 SOC_RANGE = (0.1, 0.7)  # solid-solution range compared (sloping OCV, before H2-H3), as tests/test_gitt.py
 # NM91's D falls 25x between SoC 0.5 and 0.7 (models/README.md): a pulse's surface
@@ -69,8 +69,7 @@ def gitt_case() -> Outcome:
         soc = np.asarray(result["soc"], dtype=float)
         d_gitt = np.asarray(result["diffusivity"], dtype=float)
         material = load_material(key)
-        x = material.x_initial - soc * material.capacity_nominal / material.capacity_theoretical
-        x = np.asarray(result["x_li"], dtype=float) if "x_li" in result else x  # the same, as the analysis gives it
+        x = np.asarray(result["x_li"], dtype=float)  # the uniform x at each pulse's mean SoC
         d_input = np.asarray(material.diffusivity_orientation_average(x), dtype=float)
         ratio = d_gitt / d_input
         curves[key] = (soc, d_gitt, d_input)
@@ -102,11 +101,7 @@ def gitt_case() -> Outcome:
 
 
 def _figure(curves: dict):
-    import matplotlib.pyplot as plt
-
-    import chemomech.plotting  # noqa: F401
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig, ax = new_figure((5.5, 4.0))
     for key, (soc, d_gitt, d_input) in curves.items():
         order = np.argsort(soc)
         line, = ax.semilogy(soc[order], d_gitt[order], "o", ms=3, label=f"{key.upper()} GITT (Weppner-Huggins)")
