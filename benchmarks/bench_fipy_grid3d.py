@@ -13,7 +13,7 @@ FiPy: `--steps` steps of dt from the start, per-step wall time of each (sweeps u
 change of x < 1e-8; PCG + Jacobi to 1e-10 relative to |b|; --fipy-stock-jacobi uses
 FiPy's own JacobiPreconditioner, the same preconditioner applied through a sparse LU
 solve, slower), median. Default: the same `--steps` steps from the same start with
-voxel_charge._VoxelStepper.step, after one warm-up run of them (numba), repeated
+voxel_transport.VoxelStepper.step, after one warm-up run of them (numba), repeated
 `--repeats` times with a fresh stepper; median over all timed steps (the default's
 kernels are serial). The largest difference of the two final states is printed as a check that both solved
 the same problem. --full-charge also times the default's complete adaptive 1C charge to
@@ -33,22 +33,25 @@ import numpy as np
 from chemomech.constants import TEMPERATURE_DEFAULT
 from chemomech.geometry.voxel import rotation_from_c_axis, single_crystal
 from chemomech.materials import load_material
+from chemomech.protocol import cc_charge
 from chemomech.transport.fipy_voxel_reference import charge_voxels_fipy, default_solver
-from chemomech.transport.time_stepping import ChargeProtocol
-from chemomech.transport.voxel_charge import _VoxelStepper, charge_voxels
+from chemomech.transport.voxel_transport import VoxelStepper, run_voxels
 
 RADIUS = 1.6e-6  # m
 NOMINAL_CHARGE = 270.0 * 3600.0  # C/kg, 270 mAh/g = 100 % SoC
 
 
 def default_steps(material, particle, protocol, x_start, dt, steps):
-    """(seconds per step, final state) of `steps` default steps from x_start."""
-    stepper = _VoxelStepper(material, particle, protocol, TEMPERATURE_DEFAULT)
+    """(seconds per step, final state) of `steps` default steps from x_start under the
+    current of the protocol's (first) constant-current step."""
+    stepper = VoxelStepper(material, particle, TEMPERATURE_DEFAULT)
+    # mean current density [A/m2]: specific current [A/kg] / (reacting area / mass)
+    current = protocol.first_current_step().specific_current(material.capacity_nominal) / stepper.specific_charge
     x = x_start.copy()
     seconds = []
     for _ in range(steps):
         start = time.perf_counter()
-        x, ok, _ = stepper.step(x, dt, False)
+        x, ok, _ = stepper.step(x, dt, None, current)
         seconds.append(time.perf_counter() - start)
         if not ok:
             raise RuntimeError("the default step did not converge")
@@ -70,7 +73,7 @@ def main() -> None:
     material = load_material("nc91")
     particle = single_crystal("sphere", RADIUS, 2.0 * RADIUS / args.across,
                               rotation_from_c_axis((0.0, 0.0, 1.0)))
-    protocol = ChargeProtocol(c_rate=1.0, v_max=4.5)
+    protocol = cc_charge(c_rate=1.0, v_max=4.5)
     n_solid = int(particle.mask.sum())
     print(f"NC91 sphere R = {RADIUS * 1e6:g} um, c along z, 1C, voxel "
           f"{particle.voxel_size * 1e9:g} nm: grid {'x'.join(map(str, particle.shape[::-1]))} "
@@ -101,12 +104,12 @@ def main() -> None:
 
     if args.full_charge:
         start = time.perf_counter()
-        solution = charge_voxels(material, particle, protocol)
+        solution = run_voxels(material, particle, protocol)
         seconds = time.perf_counter() - start
         steps = len(solution.time) - 1
         print(f"default full 1C charge to 4.5 V: {seconds:.1f} s, {steps} steps "
               f"({seconds / steps:.3f} s/step incl. rejected steps and event location), "
-              f"SoC {solution.charge_removed[-1] / NOMINAL_CHARGE:.4f}")
+              f"SoC {solution.charge_passed[-1] / NOMINAL_CHARGE:.4f}")
 
 
 if __name__ == "__main__":

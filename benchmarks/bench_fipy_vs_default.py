@@ -18,8 +18,9 @@ import time
 
 from chemomech.geometry import SphereMesh
 from chemomech.materials import load_material
-from chemomech.transport.fipy_reference import charge_sphere_fipy
-from chemomech.transport.sphere_charge import ChargeProtocol, charge_sphere
+from chemomech.protocol import cc_charge
+from chemomech.transport.fipy_reference import run_sphere_fipy
+from chemomech.transport.sphere_transport import run_sphere
 
 NOMINAL_CHARGE = 270.0 * 3600.0  # C/kg, 270 mAh/g = 100 % SoC
 
@@ -46,14 +47,13 @@ def main() -> None:
 
     material = load_material("nc91")
     mesh = SphereMesh(radius=2e-6, cells=args.cells)
-    protocol = ChargeProtocol(c_rate=1.0, v_max=4.5)
+    protocol = cc_charge(c_rate=1.0, v_max=4.5)
 
-    charge_sphere(material, mesh, protocol)  # warm-up (numba)
-    default_time, default = timed_runs(lambda: charge_sphere(material, mesh, protocol),
+    run_sphere(material, mesh, protocol)  # warm-up (numba)
+    default_time, default = timed_runs(lambda: run_sphere(material, mesh, protocol),
                                        args.repeats)
     fipy_time, fipy = timed_runs(
-        lambda: charge_sphere_fipy(material, mesh, protocol,
-                                   steps_per_hour=args.fipy_steps_per_hour),
+        lambda: run_sphere_fipy(material, mesh, protocol, steps_per_hour=args.fipy_steps_per_hour),
         args.fipy_repeats,
     )
 
@@ -65,7 +65,7 @@ def main() -> None:
     ):
         steps = len(solution.time) - 1
         print(f"{label:<28}{runs:>6}{steps:>8}{seconds:>11.4f}{1e3 * seconds / steps:>10.3f}"
-              f"{solution.charge_removed[-1] / NOMINAL_CHARGE:>12.5f}")
+              f"{solution.charge_passed[-1] / NOMINAL_CHARGE:>12.5f}")
     print(f"FiPy / default time per run: {fipy_time / default_time:.0f}x")
 
 

@@ -4,7 +4,7 @@ the time PyBaMM's IDAKLU solver takes for the same equations).
     python benchmarks/bench_sphere_1c.py [--repeats 50]
 
 Times, after one warm-up run (numba compilation, caches), the median of repeated runs of
-  solve:    chemomech.transport.sphere_charge.charge_sphere (the transport solve alone)
+  solve:    chemomech.transport.sphere_transport.charge_sphere (the transport solve alone)
   simulate: chemomech.simulate (solve + snapshots + stress + Dataset assembly)
 """
 
@@ -16,7 +16,8 @@ import time
 
 import chemomech as cm
 from chemomech.geometry import SphereMesh
-from chemomech.transport.sphere_charge import ChargeProtocol, charge_sphere
+from chemomech.protocol import cc_charge
+from chemomech.transport.sphere_transport import run_sphere
 
 CONFIG = {
     "material": "nc91",
@@ -43,10 +44,10 @@ def main() -> None:
 
     material = cm.load_material("nc91")
     mesh = SphereMesh(2e-6, 100)
-    protocol = ChargeProtocol(c_rate=1.0, v_max=4.5)
+    protocol = cc_charge(c_rate=1.0, v_max=4.5)
 
     def solve():
-        return charge_sphere(material, mesh, protocol)
+        return run_sphere(material, mesh, protocol)
 
     def pipeline():
         return cm.simulate(CONFIG)
@@ -55,7 +56,7 @@ def main() -> None:
     pipeline()
     steps = len(solution.time) - 1
     print(f"1C charge, NC91, R = 2 um, 100 cells: {steps} steps, SoC at 4.5 V = "
-          f"{solution.charge_removed[-1] / 3600 / 270:.4f}")
+          f"{solution.charge_passed[-1] / 3600 / 270:.4f}")
     print(f"{'what':<10} {'median [ms]':>12} {'min [ms]':>10} {'max [ms]':>10} {'per step [us]':>14}")
     for name, function in (("solve", solve), ("simulate", pipeline)):
         med, low, high = median_time(function, args.repeats)

@@ -63,7 +63,7 @@ def main() -> None:
     spectra = None  # free the 240 MB before the xanes() timing
 
     if Path(args.run, "result.nc").is_file():
-        from chemomech.observables.run_inputs import open_run
+        from chemomech.io.results import open_run
 
         ds = open_run(args.run)
         (median, low, high), result = median_time(

@@ -3,7 +3,7 @@
 
 Case: NC91 sphere, R = 0.4 um, 50 nm voxels (16 across, an 18^3 grid), 1C, three
 backward-Euler steps of 600 s from uniform x_initial to 50 % SoC. The default's step
-(voxel_charge._VoxelStepper.step, Newton with phi in a bordered system) and FiPy's
+(voxel_transport.VoxelStepper.step, Newton with phi in a bordered system) and FiPy's
 (Picard sweeps with FiPy's PCG; phi eliminated by a Schur-complement correction) have the
 same fixed point when they discretise the same equations, so the remaining differences
 are iteration and solver tolerances, the default's 4001-point material tables (FiPy uses
@@ -38,9 +38,9 @@ from chemomech.geometry.voxel import (  # noqa: E402
     single_crystal,
 )
 from chemomech.materials import load_material  # noqa: E402
+from chemomech.protocol import cc_charge, experiment_from_table  # noqa: E402
 from chemomech.transport.fipy_voxel_reference import charge_voxels_fipy  # noqa: E402
-from chemomech.transport.time_stepping import ChargeProtocol  # noqa: E402
-from chemomech.transport.voxel_charge import _VoxelStepper  # noqa: E402
+from chemomech.transport.voxel_transport import VoxelStepper  # noqa: E402
 
 RADIUS = 0.4e-6  # m
 VOXEL = 50e-9  # m: 16 voxels across
@@ -51,8 +51,8 @@ TILT = 37.0  # deg, Bunge Phi: c axis at 37 deg from z in the y-z plane
 NOMINAL_CHARGE = 270.0 * 3600.0  # C/kg
 
 # Same equations (c along z; tilted with the default's tangential gradient). The default
-# stops Newton at an update < 1e-6 (voxel_charge.NEWTON_TOL; its inexact linear solves,
-# to voxel_charge.LINEAR_REL_TOL = 1e-2, make it converge at least linearly by ~1e-2 per
+# stops Newton at an update < 1e-6 (voxel_transport.NEWTON_TOL; its inexact linear solves,
+# to voxel_transport.LINEAR_REL_TOL = 1e-2, make it converge at least linearly by ~1e-2 per
 # iteration, so its error is ~1e-8), FiPy stops its sweeps at a change < 1e-8
 # (fipy_voxel_reference.SWEEP_TOLERANCE); the D table error (<= 1.5e-5 relative next to
 # the PCHIP knots) moves x by less than that here (small gradients). Observed: c along z
@@ -89,15 +89,18 @@ def run_case(euler_phi: float, tangential_gradient: str) -> dict:
     """FiPy's states and voltages and the default's, stepped with the same dt."""
     material = load_material("nc91")
     particle = single_crystal("sphere", RADIUS, VOXEL, rotation_from_euler(0.0, euler_phi, 0.0))
-    protocol = ChargeProtocol(c_rate=1.0, v_max=V_MAX)
+    protocol = cc_charge(c_rate=1.0, v_max=V_MAX)
     reference = charge_voxels_fipy(material, particle, protocol, DT, max_steps=STEPS,
                                    tangential_gradient=tangential_gradient)
-    stepper = _VoxelStepper(material, particle, protocol, TEMPERATURE_DEFAULT)
+    stepper = VoxelStepper(material, particle, TEMPERATURE_DEFAULT)
     assert np.array_equal(stepper.connectivity.cells, reference.cells)
+    # mean current density [A/m2] of the 1C charge: specific current [A/kg] / (area / mass)
+    i_cc = protocol.first_current_step().specific_current(material.capacity_nominal) / stepper.specific_charge
+    assert reference.current_density[1:] == pytest.approx(i_cc, rel=1e-12)
     x = reference.states[0].astype(float)
     states, voltages = [x], [reference.voltage[0]]
     for _ in range(STEPS):
-        x, ok, current = stepper.step(x, DT, False)
+        x, ok, current = stepper.step(x, DT, None, i_cc)
         assert ok
         states.append(x)
         voltages.append(stepper.voltage(x, current))
@@ -141,7 +144,7 @@ def test_grid3d_cell_order_is_c_order_of_zyx():
 def check_same_equations(case: dict) -> None:
     reference = case["fipy"]
     assert reference.end_reason == "max_steps"
-    assert reference.charge_removed[-1] / NOMINAL_CHARGE == pytest.approx(0.5, rel=1e-12)
+    assert reference.charge_passed[-1] / NOMINAL_CHARGE == pytest.approx(0.5, rel=1e-12)
     for k in range(1, STEPS + 1):
         assert np.max(np.abs(case["states"][k] - reference.states[k])) < SAME_EQUATIONS_X_TOL, k
         assert abs(case["voltage"][k] - reference.voltage[k]) < SAME_EQUATIONS_V_TOL, k
@@ -184,10 +187,14 @@ def test_rejects_what_it_does_not_cover():
     material = load_material("nc91")
     crystal = single_crystal("sphere", RADIUS, VOXEL, np.eye(3))
     with pytest.raises(ValueError, match="constant-current"):
-        charge_voxels_fipy(material, crystal, ChargeProtocol(1.0, V_MAX, cv_hold=True), DT)
+        charge_voxels_fipy(material, crystal, cc_charge(1.0, V_MAX, cv_hold=True), DT)
+    cycle = experiment_from_table({"kind": "experiment", "blocks": [
+        {"steps": ["Charge at 1C until 4.5 V", "Discharge at 1C until 2.8 V"]}]})
+    with pytest.raises(ValueError, match="constant-current"):
+        charge_voxels_fipy(material, crystal, cycle, DT)
     with pytest.raises(ValueError, match="single crystal"):
         charge_voxels_fipy(material, polycrystal(RADIUS, VOXEL, 0.3e-6, seed=1),
-                           ChargeProtocol(1.0, V_MAX), DT)
+                           cc_charge(1.0, V_MAX), DT)
     with pytest.raises(ValueError, match="tangential_gradient"):
-        charge_voxels_fipy(material, crystal, ChargeProtocol(1.0, V_MAX), DT,
+        charge_voxels_fipy(material, crystal, cc_charge(1.0, V_MAX), DT,
                            tangential_gradient="harmonic")

@@ -98,7 +98,7 @@ def test_diffusivity_within_factor_two_in_solid_solution_range(nc91_gitt, tmp_pa
     assert np.all((two_point > 0.5) & (two_point < 2.0))
 
     from chemomech.io.rundir import write_run_directory
-    from chemomech.observables.run_inputs import open_run
+    from chemomech.io.results import open_run
     from chemomech.simulate import summary_of
 
     cfg = resolve_config(gitt_config())

@@ -22,10 +22,10 @@ import pytest
 import chemomech as cm
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.geometry.voxel import rotation_from_c_axis, rotation_from_euler, single_crystal
-from chemomech.transport.sphere_charge import charge_sphere
-from chemomech.transport.time_stepping import ChargeProtocol
-from chemomech.transport.voxel_charge import (
-    charge_voxels,
+from chemomech.transport.sphere_transport import run_sphere
+from chemomech.protocol import cc_charge
+from chemomech.transport.voxel_transport import (
+    run_voxels,
     diffusivity_tensors,
     voxel_connectivity,
 )
@@ -36,7 +36,7 @@ V_MAX = 4.5
 
 
 def soc_end(material, solution):
-    return solution.charge_removed[-1] / 3600.0 / material.capacity_nominal
+    return solution.charge_passed[-1] / 3600.0 / material.capacity_nominal
 
 
 @pytest.mark.parametrize("angles", [(0.0, 0.0, 0.0), (30.0, 37.0, 10.0), (80.0, 60.0, 45.0)])
@@ -75,7 +75,7 @@ def test_divergence_exact_for_quadratic_fields(angles):
 def tilted_run():
     material = cm.load_material("nc91")
     particle = single_crystal("sphere", 0.4e-6, 50e-9, rotation_from_euler(20.0, 50.0, 0.0))
-    return material, particle, charge_voxels(material, particle, ChargeProtocol(c_rate=1.0, v_max=V_MAX))
+    return material, particle, run_voxels(material, particle, cc_charge(c_rate=1.0, v_max=V_MAX))
 
 
 def test_li_balance_tilted_anisotropic_crystal(tilted_run):
@@ -93,9 +93,9 @@ def test_isotropic_voxel_sphere_matches_1d():
     material = cm.load_material("nc91", {"diffusivity.out_of_plane_ratio": 1.0})
     radius = 1.0e-6
     particle = single_crystal("sphere", radius, radius / 20, np.eye(3))  # 40 voxels across
-    protocol = ChargeProtocol(c_rate=1.0, v_max=V_MAX)
-    voxel = charge_voxels(material, particle, protocol)
-    sphere = charge_sphere(material, SphereMesh(radius, 100), protocol)
+    protocol = cc_charge(c_rate=1.0, v_max=V_MAX)
+    voxel = run_voxels(material, particle, protocol)
+    sphere = run_sphere(material, SphereMesh(radius, 100), protocol)
     # the staircase surface weighted to the smooth area (geometry.voxel.surface_area_weights)
     assert voxel.reacting_area == pytest.approx(4 * np.pi * radius**2, rel=0.02)
     assert abs(soc_end(material, voxel) - soc_end(material, sphere)) < 0.015
@@ -103,8 +103,8 @@ def test_isotropic_voxel_sphere_matches_1d():
 
 def test_c_axis_along_x_charges_like_c_axis_along_z():
     material = cm.load_material("nc91")
-    protocol = ChargeProtocol(c_rate=1.0, v_max=V_MAX)
-    runs = [charge_voxels(material, single_crystal("sphere", 0.4e-6, 50e-9, rotation_from_c_axis(axis)), protocol)
+    protocol = cc_charge(c_rate=1.0, v_max=V_MAX)
+    runs = [run_voxels(material, single_crystal("sphere", 0.4e-6, 50e-9, rotation_from_c_axis(axis)), protocol)
             for axis in ([0, 0, 1], [1, 0, 0])]
     # the mask and area weights are symmetric under swapping the x and z grid axes; the
     # runs differ only by Newton/Krylov round-off and the adaptive steps it perturbs
@@ -115,7 +115,7 @@ def test_c_axis_along_x_charges_like_c_axis_along_z():
 def test_basal_faces_carry_little_current():
     material = cm.load_material("nc91")
     particle = single_crystal("sphere", 0.4e-6, 50e-9, np.eye(3))  # c along z
-    solution = charge_voxels(material, particle, ChargeProtocol(c_rate=1.0, v_max=V_MAX))
+    solution = run_voxels(material, particle, cc_charge(c_rate=1.0, v_max=V_MAX))
     con = solution.connectivity
     current = solution.face_current_end
     axis = con.face_direction // 2  # 0 = z (basal, normal along c), 2 = x (edge)

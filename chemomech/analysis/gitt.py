@@ -140,7 +140,7 @@ def gitt_diffusivity(ds: xr.Dataset, radius_um: float | None = None) -> xr.Datas
 
 def _x_of_soc(ds: xr.Dataset, soc: np.ndarray) -> np.ndarray:
     """x = x_initial - SoC Q_nominal / Q_theoretical (inverse of Material.soc_of_x)."""
-    from chemomech.observables.run_inputs import run_material
+    from chemomech.io.results import run_material
 
     material = run_material(ds)
     return material.x_initial - soc * material.capacity_nominal / material.capacity_theoretical

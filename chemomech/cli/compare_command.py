@@ -57,7 +57,7 @@ def _compare(args) -> int:
     from chemomech.io.atomic import check_new_path, staged_directory
     from chemomech.io.readers import read_powder_pattern
     from chemomech.observables import compare
-    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
+    from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
 
     if not (args.xrd or args.sxdm or args.xanes):

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 def _gitt(args) -> int:
     from chemomech.analysis import gitt_diffusivity
     from chemomech.io.atomic import write_file_atomic
-    from chemomech.observables.run_inputs import open_run
+    from chemomech.io.results import open_run
     from chemomech.plotting.gitt import plot_gitt
 
     results = {}

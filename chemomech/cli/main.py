@@ -1,6 +1,6 @@
 """Command line:
     chemomech run CONFIG [--out DIR] [--set key=value ...] [--force]
-    chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC
+    chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC (cycling runs: per cycle)
     chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
     chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
     chemomech xrd RUN ...        synthetic operando powder XRD (cli/xrd_command.py)
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 from chemomech.cli import (
@@ -40,27 +39,35 @@ EXIT_INTERRUPTED = 130
 
 
 def _run(args) -> int:
-    from chemomech.io.config import resolve_config
     from chemomech.io.rundir import check_output_directory, write_run_directory
     from chemomech.simulate import simulate, summary_of
+    from chemomech.simulation.spec import run_spec
 
-    config = resolve_config(args.config, args.set)
+    spec = run_spec(args.config, args.set)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     check_output_directory(out, args.force)
-    ds = simulate(config, progress=not args.quiet)
+    ds = simulate(spec, progress=not args.quiet)
     summary = summary_of(ds)
-    write_run_directory(out, config, ds, summary, force=args.force)
+    write_run_directory(out, spec.config, ds, summary, force=args.force)
     if not args.quiet:
-        print(
-            f"{ds.attrs['material']}: SoC {summary['soc_end']:.3f} ({summary['capacity_mAh_g']:.1f} mAh/g) "
-            f"at {summary['voltage_end']:.3f} V after {summary['time_end_s'] / 3600:.3f} h "
-            f"[{summary['end_reason']}], {summary['steps']} steps, {summary['wall_s']:.2f} s -> {out}"
-        )
+        print(_run_line(ds.attrs["material"], summary, out))
     return 0
 
 
+def _run_line(material: str, summary: dict, out: Path) -> str:
+    """The one-line report of a run: the end of a charge, or the cycles of a cycling run."""
+    tail = (f"[{summary['end_reason']}], {summary['steps']} steps, {summary['wall_s']:.2f} s -> {out}")
+    if "discharge_capacity_first_mAh_g" in summary:
+        return (f"{material}: {summary['cycles']} cycles, discharge capacity {summary['discharge_capacity_first_mAh_g']:.1f} "
+                f"-> {summary['discharge_capacity_last_mAh_g']:.1f} mAh/g (retention {summary['capacity_retention_last']:.3f}), "
+                f"first-cycle coulombic efficiency {summary['coulombic_efficiency_first']:.3f}, "
+                f"after {summary['time_end_s'] / 3600:.2f} h " + tail)
+    return (f"{material}: SoC {summary['soc_end']:.3f} ({summary['capacity_mAh_g']:.1f} mAh/g) "
+            f"at {summary['voltage_end']:.3f} V after {summary['time_end_s'] / 3600:.3f} h " + tail)
+
+
 def _plot(args) -> int:
-    import xarray as xr
+    import numpy as np
 
     sweeps = [run for run in args.runs if (Path(run) / "summary.nc").is_file()]
     if sweeps:  # a sweep directory: capacity vs each numeric axis (C-rate, radius)
@@ -71,25 +78,31 @@ def _plot(args) -> int:
         print(f"wrote {plot_sweep_directory(sweeps[0], args.out)}")
         return 0
 
+    from chemomech.io.results import open_run, run_label
+    from chemomech.plotting.cycling import is_cycling_run, plot_cycling, plot_rate_test
     from chemomech.plotting.voltage import plot_voltage_vs_soc
 
     results = {}
     for run in args.runs:
-        result = Path(run) / "result.nc"
-        if not result.is_file():
-            raise ChemomechError(f"{run!r} is not a run directory (no result.nc inside)")
-        with xr.open_dataset(result, engine="h5netcdf") as ds:
-            ds = ds.load()
-        c_rate = tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"]
-        label = f"{ds.attrs['material']} {_rate_label(c_rate)}"
-        results[label] = ds
+        ds = open_run(run)
+        if is_cycling_run(ds):  # voltage vs capacity per cycle, capacity and efficiency vs cycle
+            if len(args.runs) > 1:
+                raise ChemomechError(f"{run!r} is a cycling run; plot one cycling run at a time")
+            rates = ds["cycle_discharge_c_rate"].values
+            rates = np.unique(rates[np.isfinite(rates)])
+            # a rate test steps the discharge through several rates (formation + ageing: two)
+            rate_test = args.figure == "rate" or (args.figure == "auto" and rates.size >= 3)
+            plot = plot_rate_test if rate_test else plot_cycling
+            print(f"wrote {plot(ds, args.out)}")
+            return 0
+        results[run_label(ds)] = ds
     path = plot_voltage_vs_soc(results, args.out)
     print(f"wrote {path}")
     return 0
 
 
 def _slices(args) -> int:
-    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
+    from chemomech.io.results import open_run, require_voxel_run, run_label, snapshot_index
     from chemomech.plotting.slices import plot_slices
 
     results = {}
@@ -97,8 +110,7 @@ def _slices(args) -> int:
         ds = open_run(run)
         require_voxel_run(ds, "slices need", repr(run))
         snapshot_index(ds, args.snapshot, "--snapshot", repr(run))
-        c_rate = tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"]
-        results[f"{ds.attrs['material']} {_rate_label(c_rate)}"] = ds
+        results[run_label(ds)] = ds
     path = plot_slices(results, args.out, snapshot=args.snapshot, plane=args.plane)
     print(f"wrote {path}")
     return 0
@@ -110,10 +122,6 @@ def _export(args) -> int:
     path = export_run(args.run, snapshot=args.snapshot, file_format=args.format, out_path=args.out)
     print(f"wrote {path}")
     return 0
-
-
-def _rate_label(c_rate: float) -> str:
-    return f"{c_rate:g}C" if c_rate >= 1 else f"C/{1 / c_rate:g}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="voltage vs SoC of run directories, or capacity vs C-rate/size of a sweep directory")
     plot.add_argument("runs", nargs="+", help="run directories, or one sweep directory (holds summary.nc)")
     plot.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
+    plot.add_argument("--figure", default="auto", choices=("auto", "cycling", "rate"),
+                      help="cycling runs: voltage-capacity per cycle and capacity/efficiency vs cycle (cycling), "
+                           "or discharge curves and capacity vs C-rate (rate); auto: rate when the discharges "
+                           "step through three or more C-rates")
     plot.set_defaults(handler=_plot)
 
     slices = sub.add_parser("slices", help="mid-plane slices of x_Li, d-spacing and lattice tilt of voxel runs")

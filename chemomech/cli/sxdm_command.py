@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 def _sxdm(args) -> int:
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
-    from chemomech.observables.run_inputs import open_run, require_voxel_run, snapshot_index
+    from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.observables.sxdm_scan import simulate_frames, simulated_maps, write_sxdm_frames
     from chemomech.plotting.sxdm import plot_sxdm
 

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 def _xanes(args) -> int:
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
-    from chemomech.observables.run_inputs import open_run, snapshot_index
+    from chemomech.io.results import open_run, snapshot_index
     from chemomech.observables.txm_xanes import xanes
     from chemomech.plotting.xanes import plot_white_line
 

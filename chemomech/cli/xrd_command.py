@@ -36,7 +36,7 @@ def _xrd(args) -> int:
 
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import check_new_path, staged_directory
-    from chemomech.observables.run_inputs import open_run, run_material
+    from chemomech.io.results import open_run, run_material
     from chemomech.observables.powder_xrd import xrd
     from chemomech.observables.xrd_analysis import refine_lattice_series
     from chemomech.plotting import xrd as figures

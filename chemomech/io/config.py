@@ -15,9 +15,12 @@ The contract (README "Configuration"):
     v_max = 4.5
     cv_hold = false                 # cc-charge only (also cv_end_c_rate, cv_max_h)
     # kind = "gitt": c_rate (pulse current), pulse_s = 600.0, rest_s = 3600.0, v_max;
-    # a key of the other kind may only keep its default (it has no effect)
+    # kind = "experiment": blocks = [{repeat = 3, steps = ["Charge at C/10 until 4.5 V",
+    #   "Discharge at C/10 until 2.8 V"]}, ...], stops = [...], reference_cycle = 0 (auto);
+    # a key of another kind may only keep its default (it has no effect)
     [output]
     snapshots = 20
+    snapshot_cycles = []            # cycles whose step ends (+ snapshots evenly) are kept
     [solver]
     tolerance = 2e-4
 
@@ -48,6 +51,8 @@ class Key:
     at_least: float | None = None  # inclusive lower bound
     choices: tuple | None = None
     kinds: tuple | None = None  # protocol keys: the protocol kinds the key applies to
+    structured: bool = False  # a list checked by its own parser (protocol blocks, stops, cycles)
+    optional: bool = False  # left out of the resolved config while at its default (OPTIONAL_SCHEMA)
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -65,9 +70,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "seed": Key(int, 0, "polycrystal random seed (grain seeds and orientations)", at_least=0, high=2**63 - 1),
     },
     "protocol": {
-        "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge", "gitt")),
-        "c_rate": Key(float, 1.0, "charge rate [1/h], 1C = 270 mAh/g in one hour (gitt: the pulse current)", low=0.0, high=100.0),
-        "v_max": Key(float, 4.5, "upper cutoff voltage vs Li/Li+ [V] (gitt: the titration stops when a pulse reaches it)", low=0.0, high=6.0),
+        "kind": Key(str, "cc-charge", "electrochemical protocol", choices=("cc-charge", "gitt", "experiment")),
+        "c_rate": Key(float, 1.0, "charge rate [1/h], 1C = 270 mAh/g in one hour (gitt: the pulse current)", low=0.0, high=100.0,
+                      kinds=("cc-charge", "gitt")),
+        "v_max": Key(float, 4.5, "upper cutoff voltage vs Li/Li+ [V] (gitt: the titration stops when a pulse reaches it)", low=0.0, high=6.0,
+                     kinds=("cc-charge", "gitt")),
         "cv_hold": Key(bool, False, "hold v_max after the CC part", kinds=("cc-charge",)),
         "cv_end_c_rate": Key(float, 0.05, "CV hold ends when the current falls below this C-rate [1/h]", low=0.0, high=100.0, kinds=("cc-charge",)),
         "cv_max_h": Key(float, 10.0, "longest CV hold [h]", low=0.0, high=1000.0, kinds=("cc-charge",)),
@@ -79,12 +86,29 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rest_s": Key(float, 3600.0, "open-circuit rest after each GITT pulse [s]", low=0.0, high=1e7, kinds=("gitt",)),
     },
     "output": {
-        "snapshots": Key(int, 20, "field snapshots kept, evenly in charge (the first is the initial state)", at_least=2, high=10000),
+        "snapshots": Key(int, 20, "field snapshots kept, evenly in charge (the first is the initial state); with snapshot_cycles: per chosen cycle", at_least=2, high=10000),
         "mechanics": Key(bool, True, "solve the elastic field on every snapshot (voxel particles)"),
     },
     "solver": {
         "tolerance": Key(float, None, "local error per time step in the Li fraction x [-] (default 2e-4 for sphere-1d, 1e-3 for voxel particles)", low=0.0, high=0.1),
         "max_step_fraction": Key(float, None, "largest time step as a fraction of the nominal charge time 1/c_rate [-] (default 0.005 for sphere-1d, 0.05 for voxel particles)", low=0.0, high=1.0),
+    },
+}
+# Keys written to the resolved config only when given (they have no effect at their
+# default): the steps of kind = "experiment" and the cycles whose states are kept.
+OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
+    "protocol": {
+        # experiment: blocks of steps (chemomech.protocol; README "Protocols")
+        "blocks": Key(list, [], "blocks of protocol steps, each {repeat, steps}", kinds=("experiment",),
+                      structured=True, optional=True),
+        "stops": Key(list, [], "whole-run stops, e.g. \"discharge capacity < 80 % of cycle 4\"", kinds=("experiment",),
+                     structured=True, optional=True),
+        "reference_cycle": Key(int, 0, "cycle of reference for capacity_retention (0: the first cycle of the second block, or cycle 1)",
+                               at_least=0, high=10**7, kinds=("experiment",), optional=True),
+    },
+    "output": {
+        "snapshot_cycles": Key(list, [], "cycles whose states are kept: the end of each of their steps plus `snapshots` evenly in charge ([]: the whole run)",
+                               structured=True, optional=True),
     },
 }
 # Solver keys whose default depends on the geometry: a voxel step costs ~1e4x a 1-D step,
@@ -151,6 +175,10 @@ def apply_assignments(raw: dict, assignments: list[str]) -> dict:
 
 
 def _check_value(dotted: str, spec: Key, value):
+    if spec.structured:
+        if not isinstance(value, list):
+            raise ConfigError(f"{dotted} = {value!r}: must be a list ({spec.description})")
+        return value
     if spec.kind is list:
         numbers = isinstance(value, list) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
@@ -216,7 +244,8 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     if overrides:
         resolved["material_overrides"] = dict(overrides)
 
-    for section, keys in SCHEMA.items():
+    for section, always in SCHEMA.items():
+        keys = {**always, **OPTIONAL_SCHEMA.get(section, {})}
         given = raw.get(section, {})
         if not isinstance(given, dict):
             raise ConfigError(f"{section} must be a table ([{section}])")
@@ -232,6 +261,7 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
         resolved[section] = {
             name: _check_value(f"{section}.{name}", spec, given.get(name, defaults.get(name, spec.default)))
             for name, spec in keys.items()
+            if not (spec.optional and given.get(name, spec.default) == spec.default)
         }
     particle = resolved["particle"]
     if particle["euler_deg"] and particle["c_axis"] != SCHEMA["particle"]["c_axis"].default:
@@ -252,6 +282,9 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
                 f"particle (radius_um = {particle['radius_um']!r}); allowed: at most 1024")
 
     protocol = resolved["protocol"]
+    if protocol["kind"] == "experiment":
+        _resolve_experiment(resolved, mat)
+        return resolved
     if protocol["kind"] == "gitt":
         pulse_soc = protocol["c_rate"] * protocol["pulse_s"] / 3600.0
         if pulse_soc < 1e-4:
@@ -272,7 +305,37 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             f"protocol.v_max = {v_max!r}: at or above the open-circuit voltage of the fully "
             f"delithiated {mat.name} ({v_top:.3f} V); allowed: v_max < {v_top:.3f}"
         )
+    from chemomech.protocol.from_config import experiment_of
+
+    _check_snapshot_cycles(resolved["output"].get("snapshot_cycles", []), experiment_of(protocol).n_cycles)
     return resolved
+
+
+def _resolve_experiment(resolved: dict, mat) -> None:
+    """Check an experiment protocol (steps, blocks, stops; its start on the pristine
+    material) and write it back in canonical form (every step as its sentence)."""
+    from chemomech.protocol import check_start
+    from chemomech.protocol.from_config import experiment_of
+
+    protocol = resolved["protocol"]
+    if not protocol.get("blocks"):
+        raise ConfigError("protocol.blocks: empty; kind = \"experiment\" needs at least one "
+                          "[[protocol.blocks]] table with repeat and steps")
+    experiment = experiment_of(protocol)
+    check_start(experiment, float(mat.ocv(mat.x_initial)))
+    canonical = experiment.to_table()
+    for name, spec in SCHEMA["protocol"].items():  # keys of the other kinds: no effect here
+        if spec.kinds is not None and "experiment" not in spec.kinds:
+            del protocol[name]
+    protocol["blocks"] = canonical["blocks"]
+    if canonical.get("stops"):
+        protocol["stops"] = canonical["stops"]
+    _check_snapshot_cycles(resolved["output"].get("snapshot_cycles", []), experiment.n_cycles)
+
+
+def _check_snapshot_cycles(cycles: list, n_cycles: int) -> None:
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= n_cycles for c in cycles):
+        raise ConfigError(f"output.snapshot_cycles = {cycles!r}: must be cycle numbers 1..{n_cycles} of the protocol")
 
 
 def _check_protocol_kind(kind: str, given: dict) -> None:
@@ -280,7 +343,7 @@ def _check_protocol_kind(kind: str, given: dict) -> None:
     error, since it would have no effect (e.g. cv_hold = true with gitt). Every resolved
     config still holds all [protocol] keys, so a resolved config re-resolves unchanged."""
     for name, value in given.items():
-        spec = SCHEMA["protocol"].get(name)
+        spec = {**SCHEMA["protocol"], **OPTIONAL_SCHEMA["protocol"]}.get(name)
         if spec is not None and spec.kinds is not None and kind not in spec.kinds and value != spec.default:
             raise ConfigError(
                 f"protocol.{name} = {value!r}: applies to kind = {' or '.join(map(repr, spec.kinds))} "

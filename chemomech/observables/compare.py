@@ -24,7 +24,7 @@ import numpy as np
 import scipy.stats
 
 from chemomech.errors import ChemomechError
-from chemomech.observables.run_inputs import snapshot_index
+from chemomech.io.results import snapshot_index
 
 PERCENTILES = (5, 25, 50, 75, 95)
 

@@ -44,7 +44,7 @@ from numba import njit
 
 from chemomech.errors import ConfigError
 from chemomech.observables import crystallography as cr
-from chemomech.observables.run_inputs import is_voxel_run, run_material
+from chemomech.io.results import is_voxel_run, run_material
 from chemomech.observables.xrd_analysis import pseudo_voigt
 
 DEFAULT_WAVELENGTH_A = 0.1173  # APS 11-ID-C, the study's operando XRD

@@ -95,7 +95,7 @@ import xarray as xr
 
 from chemomech.errors import ChemomechError, ConfigError, ReadError
 from chemomech.observables.crystallography import HC_KEV_ANGSTROM
-from chemomech.observables.run_inputs import require_voxel_run, snapshot_index
+from chemomech.io.results import require_voxel_run, snapshot_index
 
 ENERGY_KEV_DEFAULT = 12.0  # HXN working range 6-25 keV (Nazaretski et al. 2017)
 N_ANGLES_DEFAULT = 21  # 0.1 deg steps over the default 2 deg rocking range

@@ -287,7 +287,7 @@ def xanes(ds: xr.Dataset, snapshot: int = -1, voxel_nm: float = 40.0, spectra: b
     Gaussian noise of sigma `noise` x edge step (seeded). Voxels less than min_fraction
     inside the particle are NaN. Histogram (bin_eV), mean and standard deviation of the
     reported white-line energy (fitted if spectra else planted)."""
-    from chemomech.observables.run_inputs import is_voxel_run, run_material, snapshot_index
+    from chemomech.io.results import is_voxel_run, run_material, snapshot_index
 
     if not voxel_nm > 0:
         raise ConfigError(f"voxel_nm = {voxel_nm}: must be > 0")

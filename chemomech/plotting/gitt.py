@@ -19,7 +19,7 @@ def plot_gitt(results: dict[str, xr.Dataset], path: str | Path) -> Path:
     axis: extracted (sqrt(t) fit, dots; two-point, open circles) and the input of the 1-D
     model, tr(D)/3 at the same x (line). `results` maps a label to a GITT result."""
     from chemomech.analysis import gitt_diffusivity
-    from chemomech.observables.run_inputs import run_material
+    from chemomech.io.results import run_material
 
     fig, (ax_v, ax_d) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     for colour, (label, ds) in zip(COLOURS * 4, results.items()):

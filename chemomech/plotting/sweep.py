@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from chemomech.errors import ChemomechError
+from chemomech.io.results import rate_label
 from chemomech.plotting import save_figure
 
 COLOURS = ["#1f4e9c", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d"]  # as plotting/voltage.py
@@ -29,6 +30,7 @@ AXIS_LABELS = {
 FIGURE_LABELS = {
     "capacity_mAh_g": "capacity at cutoff (mAh/g)",
     "soc_end": "state of charge at cutoff",
+    "discharge_capacity_last_mAh_g": "discharge capacity, last cycle (mAh/g)",
 }
 
 
@@ -68,7 +70,7 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, figure: str = "capacity_mAh_g")
         if key == "protocol.c_rate":
             ax.set_xscale("log")
             ticks = ds[x_dim].values
-            ax.set_xticks(ticks, [_rate_label(float(c)) for c in ticks], minor=False)
+            ax.set_xticks(ticks, [rate_label(float(c)) for c in ticks], minor=False)
             ax.minorticks_off()
         units = ds[figure].attrs.get("units")
         ax.set_ylabel(FIGURE_LABELS.get(figure, f"{figure} ({units})" if units else figure))
@@ -100,15 +102,11 @@ def _value_label(ds: xr.Dataset, dim: str, index: int) -> str:
     if key == "material":
         return str(value).upper()
     if key == "protocol.c_rate":
-        return _rate_label(float(value))
+        return rate_label(float(value))
     units = ds[dim].attrs.get("units", "")
     if key == "particle.radius_um":
         return f"R = {float(value):g} um"
     return f"{dim} = {value:g} {units}".strip() if isinstance(value, (float, np.floating)) else f"{dim} = {value}"
-
-
-def _rate_label(c_rate: float) -> str:
-    return f"{c_rate:g}C" if c_rate >= 1 else f"C/{1 / c_rate:.2g}"
 
 
 def _base_config(ds: xr.Dataset) -> dict:
@@ -131,7 +129,11 @@ def _fixed_conditions(base: dict, ds: xr.Dataset, exclude: str) -> str:
     parts = []
     if "particle.radius_um" not in swept:
         parts.append(f"R = {value('particle', 'radius_um'):g} um")
-    protocol = "" if "protocol.c_rate" in swept else f"{_rate_label(float(value('protocol', 'c_rate')))} "
+    if base.get("protocol", {}).get("kind") == "experiment":
+        blocks = base["protocol"].get("blocks", [])
+        parts.append(f"{sum(b.get('repeat', 1) for b in blocks)} cycles")
+        return ", ".join(parts)
+    protocol = "" if "protocol.c_rate" in swept else f"{rate_label(float(value('protocol', 'c_rate')))} "
     if "protocol.v_max" not in swept:
         protocol += f"to {value('protocol', 'v_max'):g} V"
     parts.append(protocol.strip())
@@ -144,4 +146,6 @@ def plot_sweep_directory(sweep_dir: str | Path, path: str | Path) -> Path:
     """plot_sweep of DIR/summary.nc."""
     from chemomech.sweep.summary import open_summary
 
-    return plot_sweep(open_summary(sweep_dir), path)
+    ds = open_summary(sweep_dir)
+    figure = "discharge_capacity_last_mAh_g" if "discharge_capacity_last_mAh_g" in ds else "capacity_mAh_g"
+    return plot_sweep(ds, path, figure)

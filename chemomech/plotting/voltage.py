@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -32,5 +31,7 @@ def plot_voltage_vs_soc(results: dict[str, xr.Dataset], path: str | Path) -> Pat
 
 
 def _c_rate(ds: xr.Dataset) -> float:
-    """The C-rate of a run, from the resolved configuration stored in its attrs."""
-    return float(tomllib.loads(ds.attrs["config"])["protocol"]["c_rate"])
+    """The C-rate of a run's first current step."""
+    from chemomech.io.results import run_c_rate
+
+    return run_c_rate(ds)

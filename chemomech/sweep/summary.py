@@ -5,7 +5,10 @@ string axes such as material) holding
   - every numeric summary.json figure (float64; NaN where the point failed or is missing),
   - text figures (end_reason) as strings ("" where missing),
   - status ("ok", "failed" or "missing"), error (the error text of failed points) and
-    point (the point's directory name under DIR/points/).
+    point (the point's directory name under DIR/points/),
+  - for experiment protocols, the per-cycle figures of each point's result.nc
+    (discharge_capacity, coulombic_efficiency, ...; io.results.CYCLE_FIGURES) over the
+    axes and `cycle` (NaN past a point's last cycle).
 
 Units: of the figures from the naming convention of chemomech.simulate.summarize ("units
 in the names": *_mAh_g -> mAh/g, *_pct -> %, *_mpa -> MPa, *_s -> s, ...) plus a table for
@@ -119,12 +122,16 @@ def sweep_summary(sweep: Sweep, points_dir: str | Path) -> xr.Dataset:
             attrs["units"] = units
         data_vars[name] = (dims, array, attrs)
 
+    data_vars.update(_cycle_figures(sweep, points_dir, states, dims))
     data_vars["status"] = (dims, text_on_grid(s["status"] for s in states),
                            {"long_name": "ok, failed (see error) or missing (not run yet)"})
     data_vars["error"] = (dims, text_on_grid(s["error"] for s in states), {"long_name": "error text of a failed point"})
     data_vars["point"] = (dims, text_on_grid(p.name for p in sweep.points), {"long_name": "run directory under points/"})
 
     coords = {}
+    if any(var[0][-1:] == ("cycle",) for var in data_vars.values()):
+        count = next(var[1].shape[-1] for var in data_vars.values() if var[0][-1:] == ("cycle",))
+        coords["cycle"] = ("cycle", np.arange(1, count + 1), {"units": "1", "long_name": "cycle number, from 1"})
     for axis in sweep.axes:
         labels = list(axis.labels)
         values = np.array(labels, dtype=str) if any(isinstance(v, str) for v in labels) else np.array(labels)
@@ -135,6 +142,30 @@ def sweep_summary(sweep: Sweep, points_dir: str | Path) -> xr.Dataset:
         coords[axis.name] = (axis.name, values, attrs)
     return xr.Dataset(data_vars=data_vars, coords=coords,
                       attrs={"title": f"chemomech sweep {sweep.name}", "sweep": sweep.resolved_toml()})
+
+
+def _cycle_figures(sweep: Sweep, points_dir: Path, states: list, dims: tuple) -> dict:
+    """The per-cycle figures of the complete points over (axes..., cycle)."""
+    from chemomech.io.results import open_cycle_table
+
+    tables = {}
+    for point, state in zip(sweep.points, states):
+        if state["status"] == "ok":
+            table = open_cycle_table(points_dir / point.name)
+            if table is not None:
+                tables[point.index] = table
+    if not tables:
+        return {}
+    count = max(table.sizes["cycle"] for table in tables.values())
+    data_vars = {}
+    for name in next(iter(tables.values())).data_vars:
+        array = np.full((*sweep.shape, count), np.nan)
+        for index, table in tables.items():
+            if name in table:
+                array[index][: table.sizes["cycle"]] = table[name].values
+        attrs = {key: value for key, value in next(iter(tables.values()))[name].attrs.items() if key != "reference_cycle"}
+        data_vars[name] = ((*dims, "cycle"), array, {**attrs, "source": "result.nc of each point"})
+    return data_vars
 
 
 def write_summary(ds: xr.Dataset, path: str | Path) -> Path:

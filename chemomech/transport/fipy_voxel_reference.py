@@ -1,7 +1,7 @@
 """FiPy Grid3D reference solution of the galvanostatic (CC) charge of a voxel single crystal.
 
 What it is: an independent finite-volume formulation, in FiPy, of the voxel equations that
-the default driver (voxel_charge.charge_voxels with the numba kernels of voxel_kernels)
+the default driver (voxel_transport.run_voxels with the numba kernels of voxel_kernels)
 solves. It serves as (1) the reference the default is tested against
 (tests/test_fipy_voxel_reference.py) and (2) the speed reference of the default
 (benchmarks/bench_fipy_grid3d.py). It is not for production: FiPy assembles and solves its
@@ -112,11 +112,16 @@ stock_jacobi=True), criterion "RHS" (|L x - b| <= tol |b|), tol = 1e-10:
 sweep tolerance (FiPy's default tolerance 1e-5 would stall the sweeps near 1e-6).
 FiPy's scipy default solver (LinearLUSolver) would factorise the 3-D matrix every sweep.
 
+Protocol: one constant-current charge until a voltage limit, given as an Experiment of
+that single step (protocol.cc_charge(c_rate, v_max)); anything else is a ValueError.
+
 Voltage after each step, as the default: V = phi + (I / A) L / sigma with phi at the new
-state, A = sum_f w_f h^2, L the equivalent-sphere radius; at t = 0 (uniform x_initial)
-V = U(x0) + (2RT/F) asinh(i/(2 i0(x0))) + i L / sigma. A run without max_steps ends when
-V >= v_max (the state, time and charge interpolated linearly within the last step, as in
-fipy_reference) or when a surface cell's x falls to voxel_charge.SURFACE_DELITHIATED.
+state, A = sum_f w_f h^2, L the equivalent-sphere radius. The t = 0 row is the pristine
+uniform state at open circuit, as the default records it: current 0, V = phi = U(x0). A
+run without max_steps ends when V >= v_max (the state, time and charge interpolated
+linearly within the last step, from V = U(x0) + (2RT/F) asinh(i/(2 i0(x0))) + i L / sigma
+of the uniform state under the current at t = 0) or when a surface cell's x falls to
+integrator.SURFACE_EMPTY.
 """
 
 from __future__ import annotations
@@ -131,8 +136,9 @@ from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_w
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import thermal_voltage_2rt_f
 from chemomech.transport.sphere_kernels import voltage_at
-from chemomech.transport.time_stepping import ChargeProtocol
-from chemomech.transport.voxel_charge import SURFACE_DELITHIATED, voxel_tables
+from chemomech.protocol import Experiment, Step
+from chemomech.transport.integrator import SURFACE_EMPTY
+from chemomech.transport.voxel_transport import voxel_tables
 from chemomech.transport.voxel_kernels import electrode_potential
 
 SWEEP_TOLERANCE = 1e-8     # largest change of x in a sweep that ends the step [-]
@@ -149,7 +155,8 @@ class FipyVoxelSolution:
     """States at every step over the solid voxels `cells` (flat grid indices, C order).
 
     time [s], voltage [V], potential (phi [V], interface side), current_density [A/m2]
-    (mean over the reacting area), charge_removed [C/kg], states (steps + 1, N) [-].
+    (mean over the reacting area; 0 in the t = 0 row, at open circuit), charge_passed
+    [C/kg] (cumulative, positive on charge), states (steps + 1, N) [-].
     Per step: sweeps; linear_iterations (PCG iterations of all its solves);
     step_seconds (wall time); solve_balance_error (|Li removed by the last FiPy solve,
     before the potential correction, - dt I / F| / (dt I / F): the correction the
@@ -163,7 +170,7 @@ class FipyVoxelSolution:
     potential: np.ndarray
     current_density: np.ndarray
     states: np.ndarray
-    charge_removed: np.ndarray
+    charge_passed: np.ndarray
     end_reason: str
     li_balance_error: float
     reacting_area: float
@@ -277,7 +284,21 @@ def _void_neighbours(solid: np.ndarray, faces: SurfaceFaces) -> tuple[np.ndarray
     return (faces.cell + step * strides[axis])[inside], faces.cell[inside]
 
 
-def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
+def single_cc_charge(experiment: Experiment) -> Step:
+    """The one step of an experiment that is a single constant-current charge until a
+    voltage limit; ValueError otherwise."""
+    steps = [step for _, _, cycle_steps in experiment.cycles() for step in cycle_steps]
+    step = steps[0]
+    if (len(steps) != 1 or experiment.stops or step.mode != "current" or step.direction != "charge"
+            or step.until_V is None or step.duration_s is not None):
+        raise ValueError(
+            "charge_voxels_fipy covers one constant-current charge until a voltage limit "
+            f"(cc_charge(c_rate, v_max) with cv_hold=False); got the steps "
+            f"{', '.join(repr(step.describe()) for step in steps)}")
+    return step
+
+
+def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Experiment,
                        dt: float, max_steps: int | None = None,
                        temperature: float = TEMPERATURE_DEFAULT,
                        sweep_tolerance: float = SWEEP_TOLERANCE, solver=None,
@@ -285,7 +306,9 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
     """CC charge of a uniformly lithiated voxel single crystal (x = material.x_initial)
     with FiPy on a Grid3D, fixed backward-Euler step dt [s] (equations: module docstring).
 
-    max_steps: stop after this many steps (None: run to protocol.v_max).
+    protocol: an Experiment of one constant-current charge step until v_max, as
+        cc_charge(c_rate, v_max) makes (ValueError otherwise).
+    max_steps: stop after this many steps (None: run to v_max).
     solver: a FiPy solver for the steps (default: default_solver(), Jacobi-preconditioned
         CG to 1e-10); the potential response is solved with default_solver(1e-6).
     tangential_gradient: "fipy" (FiPy's own anisotropic treatment) or "connected" (the
@@ -294,11 +317,9 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
     """
     import fipy
 
-    if protocol.cv_hold:
-        raise ValueError(
-            "charge_voxels_fipy covers the constant-current part only; "
-            "use a protocol with cv_hold=False"
-        )
+    charge_step = single_cc_charge(protocol)
+    c_rate = charge_step.c_rate(material.capacity_nominal)  # 1/h
+    v_max = charge_step.until_V  # V
     if particle.n_grains != 1:
         raise ValueError(
             f"charge_voxels_fipy takes a single crystal (one grain); got {particle.n_grains} grains"
@@ -355,7 +376,7 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
     two_rt_f = thermal_voltage_2rt_f(temperature)
     flux_per_current = 1.0 / (FARADAY * material.c_max)  # (m/s) per (A/m2)
     mass = material.density * n_solid * volume  # kg
-    total_current = protocol.c_rate * material.capacity_nominal * mass  # A
+    total_current = c_rate * material.capacity_nominal * mass  # A
     i_mean = total_current / reacting_area  # A/m2
     radius_equivalent = (3.0 * n_solid * volume / (4.0 * np.pi)) ** (1.0 / 3.0)
     ohmic = radius_equivalent / material.electronic_conductivity  # V per A/m2
@@ -402,12 +423,13 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
     x_start = np.array(x.value, dtype=float)
     # phi = U(x0) + (2RT/F) asinh(i/(2 i0(x0))): voltage_at without ohmic drop or extrapolation
     phi = float(voltage_at(material.x_initial, i_mean, table, two_rt_f, 0.0, 0.0))
-    v_old = phi + i_mean * ohmic
-    if v_old >= protocol.v_max:
+    v_old, phi_old = phi + i_mean * ohmic, phi
+    if v_old >= v_max:
         raise ValueError(
-            f"protocol.v_max = {protocol.v_max:g}: the starting voltage {v_old:.3f} V is "
+            f"v_max = {v_max:g}: the starting voltage {v_old:.3f} V is "
             f"already at or above it; allowed: v_max > {v_old:.3f}")
-    times, voltages, potentials, states, charges = [0.0], [v_old], [phi], [x_start[cells]], [0.0]
+    ocv_start = float(material.ocv(material.x_initial))  # the t = 0 row, at open circuit
+    times, voltages, potentials, states, charges = [0.0], [ocv_start], [ocv_start], [x_start[cells]], [0.0]
     sweeps_per_step, iterations_per_step, seconds_per_step, solve_balance = [], [], [], []
     previous = None  # full-grid state before the last step
     t, charge = 0.0, 0.0
@@ -459,14 +481,14 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
         v_new = phi + i_mean * ohmic
         step = dt
         state = x_new[cells]
-        if v_new >= protocol.v_max:
-            theta = (protocol.v_max - v_old) / (v_new - v_old)  # fraction of the step
+        if v_new >= v_max:
+            theta = (v_max - v_old) / (v_new - v_old)  # fraction of the step
             state = states[-1] + theta * (state - states[-1])
             step = theta * dt
-            phi = potentials[-1] + theta * (phi - potentials[-1])
-            v_new = protocol.v_max
+            phi = phi_old + theta * (phi - phi_old)
+            v_new = v_max
             end_reason = "v_max"
-        elif np.min(x_new[face_cell]) <= SURFACE_DELITHIATED:
+        elif np.min(x_new[face_cell]) <= SURFACE_EMPTY:
             end_reason = "surface delithiated"
         elif max_steps is not None and len(times) >= max_steps:  # this was step len(times)
             end_reason = "max_steps"
@@ -478,7 +500,7 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
         states.append(state)
         charges.append(charge)
         previous = x_prev
-        v_old = v_new
+        v_old, phi_old = v_new, phi
 
     states = np.array(states)
     removed = material.c_max * volume * float(np.sum(states[0] - states[-1]))  # mol
@@ -490,9 +512,9 @@ def charge_voxels_fipy(material: Material, particle: VoxelParticle, protocol: Ch
         time=np.array(times),
         voltage=np.array(voltages),
         potential=np.array(potentials),
-        current_density=np.full(len(times), i_mean),
+        current_density=np.concatenate(([0.0], np.full(len(times) - 1, i_mean))),
         states=states,
-        charge_removed=np.array(charges),
+        charge_passed=np.array(charges),
         end_reason=end_reason,
         li_balance_error=float(balance),
         reacting_area=reacting_area,

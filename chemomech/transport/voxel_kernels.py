@@ -324,11 +324,31 @@ def ssor_apply(r, nbr, weight, centre, corner, omega, out):
 
 
 @njit(cache=True)
+def bordered_preconditioner_apply(r, nbr, weight, centre, omega, m_column, row, schur, out):
+    """out = P^-1 r for the block-LU preconditioner of the bordered system
+        P = [[M, column], [row, corner]] = [[M, 0], [row, schur]] [[I, M^-1 column], [0, 1]]
+    with M the SSOR approximation of the stencil (ssor_apply), m_column = M^-1 column and
+    the Schur complement schur = corner - row . M^-1 column: z = M^-1 r[:N],
+    out[N] = (r[N] - row . z) / schur, out[:N] = z - m_column out[N]. It keeps the coupling of
+    every surface voxel to the one electrode potential, which dominates when the exchange
+    current vanishes (a discharge ending at x -> 1)."""
+    n = nbr.shape[0]
+    ssor_apply(r, nbr, weight, centre, 1.0, omega, out)
+    total = r[n]
+    for i in range(n):
+        total -= row[i] * out[i]
+    last = total / schur
+    for i in range(n):
+        out[i] -= m_column[i] * last
+    out[n] = last
+
+
+@njit(cache=True)
 def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
              column, row, corner, rel_tol, max_iterations):
     """Solve the bordered system (bordered_apply) y = rhs, length N + 1, by BiCGSTAB
-    (van der Vorst 1992) right-preconditioned with SSOR (ssor_apply, relaxation omega).
-    Returns (y, iterations, converged)."""
+    (van der Vorst 1992) right-preconditioned with the block-LU SSOR preconditioner
+    (bordered_preconditioner_apply, relaxation omega). Returns (y, iterations, converged)."""
     n = rhs.shape[0]
     y = np.zeros(n)
     r = rhs.copy()
@@ -343,10 +363,18 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
     rho = 1.0
     alpha = 1.0
     omega_k = 1.0
-    border_scale = corner if corner > 0.0 else 1.0
     target = rel_tol * np.sqrt(dot(rhs, rhs))
     if target == 0.0:
         return y, 0, True
+    m_column = np.empty(n)
+    padded = np.zeros(n)
+    padded[: n - 1] = column
+    ssor_apply(padded, nbr, weight, centre, 1.0, omega, m_column)
+    schur = corner
+    for i in range(n - 1):
+        schur -= row[i] * m_column[i]
+    if not abs(schur) > 1e-12 * abs(corner) or not np.isfinite(schur):
+        schur = corner if corner != 0.0 else 1.0
     for it in range(max_iterations):
         rho_new = dot(r0, r)
         if rho_new == 0.0:
@@ -354,17 +382,20 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
         beta = (rho_new / rho) * (alpha / omega_k)
         for i in range(n):
             p[i] = r[i] + beta * (p[i] - omega_k * v[i])
-        ssor_apply(p, nbr, weight, centre, border_scale, omega, ph)
+        bordered_preconditioner_apply(p, nbr, weight, centre, omega, m_column, row, schur, ph)
         bordered_apply(ph, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, v)
-        alpha = rho_new / dot(r0, v)
+        r0v = dot(r0, v)
+        if r0v == 0.0 or not np.isfinite(r0v):  # breakdown (e.g. a singular border at x -> 1)
+            return y, it, False
+        alpha = rho_new / r0v
         for i in range(n):
             s[i] = r[i] - alpha * v[i]
         if np.sqrt(dot(s, s)) <= target:
             for i in range(n):
                 y[i] += alpha * ph[i]
             return y, it + 1, True
-        ssor_apply(s, nbr, weight, centre, border_scale, omega, sh)
+        bordered_preconditioner_apply(s, nbr, weight, centre, omega, m_column, row, schur, sh)
         bordered_apply(sh, nbr, weight, centre, cross, grain, tensors, h, d_face,
                        column, row, corner, work, t)
         tt = dot(t, t)

@@ -58,16 +58,18 @@ def crank_case() -> Outcome:
     from chemomech.constants import FARADAY
     from chemomech.geometry import SphereMesh
     from chemomech.materials import load_material
-    from chemomech.transport.sphere_charge import ChargeProtocol, SolverOptions, charge_sphere
+    from chemomech.protocol import cc_charge
+    from chemomech.transport.sphere_transport import SolverOptions, run_sphere
 
     # NC91 with one D at every x and an isotropic tensor: the 1-D D_eff is exactly 1e-14
-    material = load_material("nc91", {"diffusivity.log10_m2_s": [CRANK_LOG10_D] * 11,
+    D_POINTS = len(load_material("nc91").raw["diffusivity"]["x"])  # a constant table of the file's length
+    material = load_material("nc91", {"diffusivity.log10_m2_s": [CRANK_LOG10_D] * D_POINTS,
                                       "diffusivity.out_of_plane_ratio": 1.0})
     d = 10.0**CRANK_LOG10_D
     tau = CRANK_RADIUS**2 / d
     mesh = SphereMesh(CRANK_RADIUS, CRANK_CELLS)
-    sol = charge_sphere(material, mesh, ChargeProtocol(c_rate=1.0, v_max=4.3), SolverOptions(tolerance=1e-8))
-    n_s = sol.current_density[0] / (FARADAY * material.c_max)  # m/s, flux in units of x
+    sol = run_sphere(material, mesh, cc_charge(c_rate=1.0, v_max=4.3), SolverOptions(tolerance=1e-8))
+    n_s = sol.current_density[-1] / (FARADAY * material.c_max)  # m/s, flux in units of x
     scale = n_s * CRANK_RADIUS / d
     roots = tan_roots()
     fig, ax = new_figure((5.5, 4.0))

@@ -21,8 +21,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from chemomech.geometry.sphere import SphereMesh
-from chemomech.simulate import particle_lattice
-from chemomech.transport.sphere_charge import ChargeProtocol, charge_sphere
+from chemomech.simulation.sphere import particle_lattice
+from chemomech.protocol import cc_charge
+from chemomech.transport.sphere_transport import run_sphere
 from chemomech.validation.core import Outcome, between, new_figure, within
 
 RADIUS = 2e-6  # m, the brief's calibration particle
@@ -53,12 +54,12 @@ RATIO_MID = (0.40, 0.67, 1.5)  # SoC, bounds
 
 def charge(material, c_rate):
     """CC charge of the calibration sphere to 4.5 V (a SphereSolution)."""
-    return charge_sphere(material, SphereMesh(RADIUS, CELLS), ChargeProtocol(c_rate=c_rate, v_max=V_MAX))
+    return run_sphere(material, SphereMesh(RADIUS, CELLS), cc_charge(c_rate=c_rate, v_max=V_MAX))
 
 
 def soc_end(material, solution) -> float:
     """Nominal SoC at the end: charge removed [C/kg] / 3600 / nominal capacity [mAh/g]."""
-    return solution.charge_removed[-1] / 3600.0 / material.capacity_nominal
+    return solution.charge_passed[-1] / 3600.0 / material.capacity_nominal
 
 
 def lattice_figures(material, solution) -> tuple[float, float]:
@@ -107,7 +108,7 @@ def _voltage_figure(key: str):
     material, slow, fast = _shipped_runs(key)
     fig, ax = new_figure((5.5, 4.0))
     for solution, label, target in ((slow, "C/10", "soc_c10"), (fast, "1C", "soc_1c")):
-        soc = solution.charge_removed / 3600.0 / material.capacity_nominal
+        soc = solution.charge_passed / 3600.0 / material.capacity_nominal
         line, = ax.plot(soc, solution.voltage, label=f"model {label}")
         ax.axvline(TARGETS[key][target], color=line.get_color(), ls="--", lw=0.8,
                    label=f"study: SoC at 4.5 V, {label}")

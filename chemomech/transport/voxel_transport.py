@@ -1,9 +1,10 @@
-"""Galvanostatic charge of a voxel particle: anisotropic diffusion in every grain, one
-electrode potential for the whole surface.
+"""A voxel particle under any protocol: anisotropic diffusion in every grain, one
+electrode potential for the whole surface; charge, discharge, holds, rests and cycles.
 
 Equations and discretisation: voxel_kernels. This module builds the voxel connectivity
 of a particle, binds the kernels into a backward-Euler step and runs the protocol with
-time_stepping.integrate_charge.
+integrator.run_protocol. A positive current delithiates (charge), a negative one
+lithiates (discharge).
 
 Which faces react. Every face between a solid voxel and the void is particle surface in
 the electrolyte. In a polycrystal, the secondary particle's grain boundaries are taken as
@@ -26,9 +27,10 @@ from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
 from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_weights
 from chemomech.materials.material import Material
 from chemomech.transport.kinetics import thermal_voltage_2rt_f
-from chemomech.transport.sphere_charge import material_tables
+from chemomech.protocol import Experiment
+from chemomech.transport.integrator import SolverOptions, TransportSolution, run_protocol
 from chemomech.transport.sphere_kernels import TABLE_D, voltage_at
-from chemomech.transport.time_stepping import ChargeProtocol, SolverOptions, integrate_charge
+from chemomech.transport.sphere_transport import material_tables
 from chemomech.transport.voxel_kernels import (
     assemble_stencil,
     bicgstab,
@@ -43,9 +45,8 @@ from chemomech.transport.voxel_kernels import (
 NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration [-]
 NEWTON_MAX_ITERATIONS = 25
 LINEAR_REL_TOL = 1e-2      # BiCGSTAB relative residual per Newton iteration (inexact Newton)
-LINEAR_MAX_ITERATIONS = 2000
+LINEAR_MAX_ITERATIONS = 200  # a healthy solve takes 1-60 (SSOR, up to 128 across); past 200 it has stalled: reject the step
 SSOR_OMEGA = 1.5           # relaxation of the SSOR preconditioner (voxel_kernels.ssor_apply)
-SURFACE_DELITHIATED = 1e-4  # the charge ends if a surface voxel's x falls to this [-]
 STEPS = ((0, -1), (0, 1), (1, -1), (1, 1), (2, -1), (2, 1))  # direction k: (grid axis, step)
 
 
@@ -119,29 +120,22 @@ def voxel_tables(material: Material) -> np.ndarray:
 
 
 @dataclass
-class VoxelSolution:
-    """States at every accepted step (float32 copies), over the solid voxels `cells`.
+class VoxelSolution(TransportSolution):
+    """A voxel run: its History (states as float32 copies over the solid voxels `cells`,
+    at the rows history.state_rows), the particle and its connectivity, the reacting area
+    [m2], the Newton and BiCGSTAB iterations of the accepted and rejected steps together,
+    and the face currents [A/m2] at the end."""
 
-    time [s], voltage [V], current_density [A/m2] (mean over the reacting area, positive
-    on charge), charge_removed [C/kg]; newton_iterations and linear_iterations count the
-    work of the accepted and rejected steps together."""
+    particle: VoxelParticle = None
+    connectivity: VoxelConnectivity = None
+    reacting_area: float = 0.0
+    newton_iterations: int = 0
+    linear_iterations: int = 0
+    face_current_end: np.ndarray = None
 
-    particle: VoxelParticle
-    connectivity: VoxelConnectivity
-    time: np.ndarray
-    voltage: np.ndarray
-    current_density: np.ndarray
-    states: list
-    charge_removed: np.ndarray
-    end_reason: str
-    rejected_steps: int
-    li_balance_error: float
-    reacting_area: float
-    newton_iterations: int
-    linear_iterations: int
-    final_state: np.ndarray
-    face_current_end: np.ndarray
-    pulse: np.ndarray | None = None  # GITT: pulse number of each step, -1 at rest
+    @property
+    def states(self) -> list:
+        return self.history.states
 
     def field(self, state: np.ndarray) -> np.ndarray:
         """A per-voxel state on the (z, y, x) grid, NaN outside the particle."""
@@ -150,11 +144,10 @@ class VoxelSolution:
         return grid.reshape(self.particle.grain.shape)
 
 
-class _VoxelStepper:
-    """Backward-Euler step of the voxel particle for time_stepping.integrate_charge."""
+class VoxelStepper:
+    """Backward-Euler step of the voxel particle for integrator.run_protocol."""
 
-    def __init__(self, material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
-                 temperature: float):
+    def __init__(self, material: Material, particle: VoxelParticle, temperature: float = TEMPERATURE_DEFAULT):
         self.connectivity = voxel_connectivity(particle)
         con = self.connectivity
         self.h = particle.voxel_size
@@ -168,14 +161,10 @@ class _VoxelStepper:
         self.flux_per_current = 1.0 / (FARADAY * material.c_max)
         self.face_area = con.face_weight * self.h**2
         self.reacting_area = float(self.face_area.sum())
-        mass = material.density * self.n * self.volume
-        # 1C removes capacity_nominal [mAh/g] = capacity_nominal [A h/kg] in one hour
-        self.total_current_cc = protocol.c_rate * material.capacity_nominal * mass  # [A]
-        self.i_cc = self.total_current_cc / self.reacting_area
-        self.specific_charge = self.reacting_area / mass  # (C/kg) per (A/m2 s)
+        self.mass = material.density * self.n * self.volume  # [kg]
+        self.specific_charge = self.reacting_area / self.mass  # (C/kg) per (A/m2 s)
         radius_equivalent = (3.0 * self.n * self.volume / (4.0 * np.pi)) ** (1.0 / 3.0)
         self.ohmic = radius_equivalent / material.electronic_conductivity  # [V per A/m2]
-        self.v_max = protocol.v_max
         # normal diffusivity factor M_nn of each reacting face's own voxel
         axis = con.face_direction // 2
         self.face_m_normal = self.tensors[con.grain[con.face_cell], axis, axis]
@@ -216,10 +205,11 @@ class _VoxelStepper:
                              self.face_current, self.di_dphi, self.di_dx)
         return phi
 
-    def step(self, x_old, dt, hold_voltage, current=None):
-        """One backward-Euler step; current: applied mean current density [A/m2] (None:
-        i_cc; 0 during GITT rests), unused when hold_voltage."""
-        total_current = self.total_current_cc if current is None else current * self.reacting_area
+    def step(self, x_old, dt, hold_voltage, current):
+        """One backward-Euler step under the mean current density `current` [A/m2]
+        (hold_voltage None) or at the cell voltage hold_voltage [V]."""
+        hold = hold_voltage is not None
+        total_current = current * self.reacting_area
         con = self.connectivity
         x = x_old.copy()
         if self.last_step is not None and self.last_step[1] is x_old:
@@ -232,8 +222,8 @@ class _VoxelStepper:
         mean_current = total_current / self.reacting_area
         for _ in range(NEWTON_MAX_ITERATIONS):
             self.newton_iterations += 1
-            if hold_voltage:
-                phi = self.solve_surface(x, phi=self.v_max - mean_current * self.ohmic)
+            if hold:
+                phi = self.solve_surface(x, phi=hold_voltage - mean_current * self.ohmic)
                 mean_current = float(self.face_current @ self.face_area) / self.reacting_area
             else:
                 phi = self.solve_surface(x, total_current=total_current)
@@ -250,7 +240,7 @@ class _VoxelStepper:
             # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
             # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
             scale = self.flux_per_current / self.volume
-            if hold_voltage:
+            if hold:
                 column = np.zeros(self.n)
                 row = np.zeros(self.n)
                 corner = 1.0
@@ -268,8 +258,8 @@ class _VoxelStepper:
                 break
         if not converged:
             return x, False, mean_current
-        if hold_voltage:
-            self.solve_surface(x, phi=self.v_max - mean_current * self.ohmic)
+        if hold:
+            self.solve_surface(x, phi=hold_voltage - mean_current * self.ohmic)
             mean_current = float(self.face_current @ self.face_area) / self.reacting_area
         else:
             self.phi = phi
@@ -296,44 +286,36 @@ class _VoxelStepper:
         """V at t = 0 under `current` [A/m2]: uniform x_initial on every face."""
         return voltage_at(x_initial, current, self.table, self.two_rt_f, self.ohmic, 0.0)
 
-    def surface_delithiated(self, x):
-        return bool(np.min(x[self.connectivity.face_cell]) <= SURFACE_DELITHIATED)
+    def surface_range(self, x):
+        surface = x[self.connectivity.face_cell]
+        return float(surface.min()), float(surface.max())
 
     @staticmethod
     def store(x):
         return x.astype(np.float32)
 
 
-def charge_voxels(material: Material, particle: VoxelParticle, protocol: ChargeProtocol,
-                  solver: SolverOptions = SolverOptions(), temperature: float = TEMPERATURE_DEFAULT,
-                  progress=None) -> VoxelSolution:
-    """Charge a uniformly lithiated voxel particle (x = material.x_initial) under `protocol`.
+def run_voxels(material: Material, particle: VoxelParticle, experiment: Experiment,
+               solver: SolverOptions = SolverOptions(), temperature: float = TEMPERATURE_DEFAULT,
+               progress=None, keep_cycles=None) -> VoxelSolution:
+    """Run `experiment` on a uniformly lithiated voxel particle (x = material.x_initial).
 
-    progress: optional callable(fraction_done), as for charge_sphere."""
-    stepper = _VoxelStepper(material, particle, protocol, temperature)
+    progress, keep_cycles: as for sphere_transport.run_sphere."""
+    stepper = VoxelStepper(material, particle, temperature)
     x = np.full(stepper.n, material.x_initial)
-    history = integrate_charge(stepper, x, material.x_initial, protocol, solver, progress,
-                               resolution_hint="a smaller particle.voxel_nm or ")
-    x_end = history.final_state
-    mass = material.density * stepper.n * stepper.volume
-    removed = material.c_max * stepper.volume * float(np.sum(material.x_initial - x_end))  # mol
-    passed = history.charge_removed[-1] * mass / FARADAY  # mol through the surface
-    balance = abs(removed - passed) / passed if passed > 0 else 0.0
+    history = run_protocol(stepper, x, material.x_initial, experiment, solver, material.capacity_nominal,
+                           progress, keep_cycles, resolution_hint="a smaller particle.voxel_nm or ")
+    lost = material.c_max * stepper.volume * float(np.sum(x - history.final_state))  # mol
+    passed = history.charge[-1] * stepper.mass / FARADAY  # mol through the surface
+    throughput = history.throughput * stepper.mass / FARADAY
+    balance = abs(lost - passed) / throughput if throughput > 0 else 0.0
     return VoxelSolution(
+        history=history,
+        li_balance_error=float(balance),
         particle=particle,
         connectivity=stepper.connectivity,
-        time=history.time,
-        voltage=history.voltage,
-        current_density=history.current,
-        states=history.states,
-        charge_removed=history.charge_removed,
-        end_reason=history.end_reason,
-        rejected_steps=history.rejected_steps,
-        li_balance_error=float(balance),
         reacting_area=stepper.reacting_area,
         newton_iterations=stepper.newton_iterations,
         linear_iterations=stepper.linear_iterations,
-        final_state=x_end,
         face_current_end=stepper.face_current.copy(),
-        pulse=history.pulse,
     )

@@ -1,0 +1,58 @@
+"""A run configuration resolved once into typed objects.
+
+`run_spec(config)` reads and validates the configuration (io.config.resolve_config: every
+key, the protocol and its start on the material) and returns a RunSpec holding what the
+run needs: the material and the exact text of its file, the particle table, the protocol
+as an Experiment, the solver options and the output choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chemomech.io.config import resolve_config
+from chemomech.io.results import material_from_text
+from chemomech.materials.material import Material, material_path
+from chemomech.protocol import Experiment
+from chemomech.protocol.from_config import experiment_of
+from chemomech.transport.integrator import SolverOptions
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs, resolved (see module docstring)."""
+
+    config: dict               # the resolved configuration (TOML-able; DIR/config.toml)
+    material: Material
+    material_text: str         # the material file's exact text (overrides in config)
+    geometry: str              # "sphere-1d", "single-crystal" or "polycrystal"
+    particle: dict             # the resolved [particle] table
+    protocol_kind: str         # "cc-charge", "gitt" or "experiment"
+    experiment: Experiment
+    solver: SolverOptions
+    snapshots: int
+    snapshot_cycles: tuple     # cycles whose states are kept (empty: the whole run)
+    mechanics: bool
+
+
+def run_spec(config: dict | str | Path, assignments: list[str] | None = None) -> RunSpec:
+    """Resolve `config` (dict or TOML path, with optional "key=value" overrides) once."""
+    cfg = resolve_config(config, assignments)
+    path = material_path(cfg["material"])
+    text = path.read_text(encoding="utf-8")
+    material = material_from_text(text, cfg.get("material_overrides"), f"material file {path.name}")
+    protocol, output, solver = cfg["protocol"], cfg["output"], cfg["solver"]
+    return RunSpec(
+        config=cfg,
+        material=material,
+        material_text=text,
+        geometry=cfg["particle"]["geometry"],
+        particle=cfg["particle"],
+        protocol_kind=protocol["kind"],
+        experiment=experiment_of(protocol),
+        solver=SolverOptions(tolerance=solver["tolerance"], max_step_fraction=solver["max_step_fraction"]),
+        snapshots=output["snapshots"],
+        snapshot_cycles=tuple(output.get("snapshot_cycles", [])),
+        mechanics=output["mechanics"],
+    )
