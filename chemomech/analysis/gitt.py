@@ -50,7 +50,6 @@ Where the formula departs from the input D(x) (the model's own GITT, tests/test_
 
 from __future__ import annotations
 
-import tomllib
 
 import numpy as np
 import xarray as xr
@@ -90,7 +89,9 @@ def gitt_diffusivity(ds: xr.Dataset, radius_um: float | None = None) -> xr.Datas
     |dE/dt| below 1e-6 V/s). A pulse whose rest was cut by the end of the run is dropped.
     """
     if radius_um is None:
-        radius_um = tomllib.loads(ds.attrs["config"])["particle"]["radius_um"]
+        from chemomech.io.results import run_config
+
+        radius_um = run_config(ds)["particle"]["radius_um"]
     if not radius_um > 0:
         raise ConfigError(f"radius_um = {radius_um!r}: must be > 0")
     length = radius_um * 1e-6 / 3.0  # V/S [m]
