@@ -297,7 +297,7 @@ def run_protocol(stepper, x_start: np.ndarray, x_initial: float, experiment: Exp
             end_reason = reason
         charge = np.diff(np.asarray(run.charge[q_cycle_start_row:]))
         cycle_capacity[cycle] = (float(charge[charge > 0].sum()), float(-charge[charge < 0].sum()))
-        limit_reason = _limit_reached(records, cycle)
+        limit_reason = _limit_reached(records[-len(steps):])
         if experiment.blocks[block].stop_on_limit and limit_reason is not None:
             finished_blocks.add(block)
             end_reason = limit_reason
@@ -318,11 +318,11 @@ def run_protocol(stepper, x_start: np.ndarray, x_initial: float, experiment: Exp
     )
 
 
-def _limit_reached(records: list, cycle: int) -> str | None:
-    """The voltage-limit reason of a time-limited step of `cycle` that ended on its
-    voltage instead (GITT: the pulse that reached v_max), or None."""
-    for record in records:
-        if record.cycle == cycle and record.end_reason in ("v_max", "v_min", "surface delithiated", "surface lithiated"):
+def _limit_reached(cycle_records: list) -> str | None:
+    """The first voltage or surface limit that ended a step of a cycle (GITT: the pulse
+    that reached v_max before its time), or None."""
+    for record in cycle_records:
+        if record.end_reason in ("v_max", "v_min", "surface delithiated", "surface lithiated"):
             return record.end_reason
     return None
 
