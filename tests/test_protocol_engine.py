@@ -239,3 +239,18 @@ def test_mechanics_and_observables_on_discharged_snapshots():
     white = [float(cm.observables.xanes(ds, snapshot=k, voxel_nm=50, spectra=False)["white_line_energy"].mean())
              for k in (charged, -1)]
     assert white[1] < white[0]
+
+
+def test_surface_limit_is_located(nc91):
+    """A time-limited charge long enough to empty the surface ends where the outer cell
+    reaches integrator.SURFACE_EMPTY (located like a voltage limit, 1e-6 relative), not a
+    whole step later."""
+    from chemomech.transport.integrator import SURFACE_EMPTY
+
+    slow = cm.load_material("nc91", {"diffusivity.log10_m2_s": [-16.5] * D_POINTS})
+    sol = run_sphere(slow, SphereMesh(2e-6, 30), experiment((1, ["Charge at 2C for 2 h", "Rest for 10 min"])))
+    first = sol.history.steps[0]
+    assert first.end_reason == "surface delithiated"
+    assert first.end_time < 2 * 3600.0
+    assert sol.states[first.end_row][-1] == pytest.approx(SURFACE_EMPTY, rel=10 * EVENT_TOLERANCE)
+    assert sol.history.steps[1].end_reason == "time"  # the protocol goes on

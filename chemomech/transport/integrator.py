@@ -16,8 +16,8 @@ left, and ends on the first of its limits:
       time step with a shorter dt (Illinois false position on dt) until the event quantity
       matches to 1e-6 relative (or its time is bracketed to 1e-12 of the step), so the
       limit is not overshot by a whole step;
-    - the surface running out of Li (charge) or filling up (discharge): the step ends
-      after the time step that reaches it.
+    - the surface running out of Li (charge: x <= 1e-4 on the reacting surface) or filling
+      up (discharge: x >= 1 - 1e-4): located in the same way on that surface value.
 A voltage limit that is already passed when the step starts can never be reached: that is
 a ProtocolError naming the step and the voltage it starts at.
 
@@ -420,12 +420,18 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
             reason, lands = "cv current below end value", False
         elif lands and step.mode == "voltage":
             reason = "cv time limit"
-        if reason is None or reason.startswith("time") or reason == "cv time limit":
+        if step.mode != "rest" and reason in (None, "time", "cv time limit"):
             low, high = stepper.surface_range(x_new)
-            if step.mode != "rest" and current > 0 and low <= SURFACE_EMPTY:
-                reason = "surface delithiated"
-            elif step.mode != "rest" and current < 0 and high >= SURFACE_FULL:
-                reason = "surface lithiated"
+            emptied, filled = current > 0 and low <= SURFACE_EMPTY, current < 0 and high >= SURFACE_FULL
+            if emptied or filled:  # located like the voltage: the surface value that ends it
+                side, target = (0, SURFACE_EMPTY) if emptied else (1, SURFACE_FULL)
+                start = stepper.surface_range(x)[side]
+                if (start - target) * (stepper.surface_range(x_new)[side] - target) < 0:
+                    dt, x_new, current = locate_event(
+                        stepper, x, dt, hold_voltage, applied,
+                        lambda x_trial, _current: stepper.surface_range(x_trial)[side], target, start)
+                    v_new = stepper.voltage(x_new, current)
+                reason, lands = ("surface delithiated" if emptied else "surface lithiated"), False
 
         x_prev, dt_prev = x, dt
         x = x_new
