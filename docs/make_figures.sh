@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates every figure the README shows (docs/*.png) from fresh runs.
+# The only command that writes to docs/: the README's own commands write to runs/out/.
+#   bash docs/make_figures.sh        # about 8 minutes on a 2-core machine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=runs/out/figures
+mkdir -p "$out"
+
+# voltage vs SoC, NC91 and NM91 at C/10 and 1C (1-D sphere)
+for m in nc91 nm91; do for c in 0.1 1; do
+  chemomech run runs/sphere_1d.toml --set material=$m --set protocol.c_rate=$c --out $out/$m-$c --force --quiet
+done; done
+chemomech plot $out/nc91-0.1 $out/nc91-1 $out/nm91-0.1 $out/nm91-1 --out docs/voltage_soc.png
+
+# cycling and rate test (1-D sphere)
+chemomech run runs/cycling.toml --set material=nm91 --out $out/cycling-nm91 --force --quiet
+chemomech plot $out/cycling-nm91 --out docs/cycling_nm91.png
+chemomech run runs/rate_test.toml --out $out/rate-nc91 --force --quiet
+chemomech plot $out/rate-nc91 --out docs/rate_test_nc91.png
+
+# single crystals at 1C: slices, XRD, SXDM, XANES
+chemomech run runs/single_crystal.toml --out $out/sc-nc91-1C --force --quiet
+chemomech run runs/single_crystal.toml --set material=nm91 --out $out/sc-nm91-1C --force --quiet
+chemomech slices $out/sc-nc91-1C $out/sc-nm91-1C --out docs/slices_sc_1C.png
+chemomech xrd $out/sc-nc91-1C --force
+cp $out/sc-nc91-1C/xrd/xrd_contour.png docs/xrd_contour_sc_nc91_1C.png
+chemomech sxdm $out/sc-nm91-1C --force
+cp "$(ls $out/sc-nm91-1C/sxdm/sxdm_*.png | tail -1)" docs/sxdm_sc_nm91_1C.png
+chemomech xanes $out/sc-nm91-1C --noise 0.02 --force
+cp "$(ls $out/sc-nm91-1C/xanes/xanes_*.png | tail -1)" docs/xanes_sc_nm91_1C.png
+
+# rate capability sweep
+chemomech sweep runs/rate_capability.sweep.toml --out $out/rate_capability --quiet
+chemomech plot $out/rate_capability --out docs/rate_capability.png
+echo "wrote docs/*.png"
