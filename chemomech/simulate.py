@@ -24,6 +24,7 @@ import tomli_w
 import xarray as xr
 
 from chemomech.io.results import material_digest
+from chemomech.simulation.memory import check_run_memory
 from chemomech.simulation.records import (
     cycle_table,
     gitt_pulse_series,
@@ -62,13 +63,18 @@ def _progress_bar(enabled: bool):
     return bar, update
 
 
-def simulate(config: dict | str | Path | RunSpec, progress: bool = False) -> xr.Dataset:
+def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_large: bool = False) -> xr.Dataset:
     """Run one simulation described by `config` (dict, TOML path or RunSpec; see README
     "Configuration"). Returns an xarray Dataset; its attrs hold the resolved
     configuration (attrs["config"], TOML), the material file's text and the summary
-    figures."""
+    figures.
+
+    Before anything is allocated, the run's memory is estimated
+    (simulation.memory.estimate_run_memory); a run needing more than the machine has
+    available raises ConfigError unless allow_large is True."""
     started = wallclock.perf_counter()
     spec = config if isinstance(config, RunSpec) else run_spec(config)
+    check_run_memory(spec, allow_large)
     material = spec.material
     run = ADAPTERS[spec.geometry](spec)
     bar, update = _progress_bar(progress)

@@ -1,5 +1,5 @@
 """Command line:
-    chemomech run CONFIG [--out DIR] [--set key=value ...] [--force]
+    chemomech run CONFIG [--out DIR] [--set key=value ...] [--force] [-q | -qq | --quiet] [--allow-large]
     chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC (cycling runs: per cycle)
     chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
     chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
@@ -12,14 +12,17 @@
     chemomech gitt RUN ... --out FIGURE     D vs SoC of GITT runs (cli/gitt_command.py)
     chemomech validate [--case NAME]        the model against the study and analytical cases
 
-User mistakes (bad keys, values, files) print one line "chemomech: error: ..." and exit
-with status 2, leaving no output directory behind.
+User mistakes (bad keys, values, files, an output path that cannot be written or that
+--force may not replace, a run too large for the machine's memory) print one line
+"chemomech: error: ..." and exit with status 2, leaving no output directory behind.
+Ctrl-C prints one line and exits with status 130, leaving nothing behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from chemomech.cli import (
@@ -31,6 +34,7 @@ from chemomech.cli import (
     xanes_command,
     xrd_command,
 )
+from chemomech import __version__
 from chemomech.errors import ChemomechError
 
 EXIT_USER_ERROR = 2
@@ -39,31 +43,54 @@ EXIT_INTERRUPTED = 130
 
 
 def _run(args) -> int:
+    if args.quiet == 0:  # "compiling kernels (first run only) ..." on stderr when numba compiles
+        from chemomech.kernels_warmup import enable_compile_notice
+
+        enable_compile_notice()
+    # the imports below compile the 1-D kernels on first use (explicit signatures), before any progress bar
     from chemomech.io.rundir import check_output_directory, write_run_directory
     from chemomech.simulate import simulate, summary_of
+    from chemomech.simulation.memory import GIB, available_memory, check_run_memory, describe_estimate
     from chemomech.simulation.spec import run_spec
 
     spec = run_spec(args.config, args.set)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     check_output_directory(out, args.force)
-    ds = simulate(spec, progress=not args.quiet)
+    estimate = check_run_memory(spec, args.allow_large)  # before anything is allocated
+    if args.quiet == 0 and estimate["run"] > LARGE_RUN_BYTES:
+        print(f"chemomech: estimated {describe_estimate(estimate, spec.geometry)}; "
+              f"{available_memory() / GIB:.1f} GiB available", flush=True)
+    ds = simulate(spec, progress=args.quiet == 0, allow_large=args.allow_large)
     summary = summary_of(ds)
     write_run_directory(out, spec.config, ds, summary, force=args.force)
-    if not args.quiet:
-        print(_run_line(ds.attrs["material"], summary, out))
+    if args.quiet == 0:
+        print(_run_line(ds.attrs["material"], summary, out, spec.config["protocol"]))
+    elif args.quiet == 1:
+        print(f"-> {out}")
     return 0
 
 
-def _run_line(material: str, summary: dict, out: Path) -> str:
-    """The one-line report of a run: the end of a charge, or the cycles of a cycling run."""
-    tail = (f"[{summary['end_reason']}], {summary['steps']} steps, {summary['wall_s']:.2f} s -> {out}")
+LARGE_RUN_BYTES = 1024.0 ** 3  # runs estimated above this print their estimate first
+
+
+def _run_line(material: str, summary: dict, out: Path, protocol: dict | None = None) -> str:
+    """The one-line report of a run: the end of a charge, the pulses of a GITT run (whose
+    titration ends at a limit before the final rest), or the cycles of a cycling run."""
+    tail = f"{summary['steps']} steps, {summary['wall_s']:.2f} s -> {out}"
     if "discharge_capacity_first_mAh_g" in summary:
         return (f"{material}: {summary['cycles']} cycles, discharge capacity {summary['discharge_capacity_first_mAh_g']:.1f} "
                 f"-> {summary['discharge_capacity_last_mAh_g']:.1f} mAh/g (retention {summary['capacity_retention_last']:.3f}), "
                 f"first-cycle coulombic efficiency {summary['coulombic_efficiency_first']:.3f}, "
-                f"after {summary['time_end_s'] / 3600:.2f} h " + tail)
+                f"after {summary['time_end_s'] / 3600:.2f} h [{summary['end_reason']}], " + tail)
+    if protocol is not None and protocol.get("kind") == "gitt" and "pulses" in summary:
+        reason = summary["end_reason"]
+        if reason == "v_max":
+            reason = f"v_max = {protocol['v_max']:g} V"
+        return (f"{material}: {summary['pulses']} pulses, titration ended at {reason}; final rest to "
+                f"{summary['voltage_end']:.3f} V, SoC {summary['soc_end']:.3f} ({summary['capacity_mAh_g']:.1f} mAh/g) "
+                f"after {summary['time_end_s'] / 3600:.3f} h, " + tail)
     return (f"{material}: SoC {summary['soc_end']:.3f} ({summary['capacity_mAh_g']:.1f} mAh/g) "
-            f"at {summary['voltage_end']:.3f} V after {summary['time_end_s'] / 3600:.3f} h " + tail)
+            f"at {summary['voltage_end']:.3f} V after {summary['time_end_s'] / 3600:.3f} h [{summary['end_reason']}], " + tail)
 
 
 def _plot(args) -> int:
@@ -95,7 +122,10 @@ def _plot(args) -> int:
             plot = plot_rate_test if rate_test else plot_cycling
             print(f"wrote {plot(ds, args.out)}")
             return 0
-        results[run_label(ds)] = ds
+        label = run_label(ds)
+        if label in results:  # two runs of the same material and rate: tell them apart
+            label = f"{label} ({Path(run).name})"
+        results[label] = ds
     path = plot_voltage_vs_soc(results, args.out)
     print(f"wrote {path}")
     return 0
@@ -110,7 +140,10 @@ def _slices(args) -> int:
         ds = open_run(run)
         require_voxel_run(ds, "slices need", repr(run))
         snapshot_index(ds, args.snapshot, "--snapshot", repr(run))
-        results[run_label(ds)] = ds
+        label = run_label(ds)
+        if label in results:  # two runs of the same material and rate: tell them apart
+            label = f"{label} ({Path(run).name})"
+        results[label] = ds
     path = plot_slices(results, args.out, snapshot=args.snapshot, plane=args.plane)
     print(f"wrote {path}")
     return 0
@@ -129,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chemomech",
         description="Lithium transport and lattice strain in cathode particles.",
     )
+    parser.add_argument("--version", action="version", version=f"chemomech {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one simulation and write a run directory")
@@ -136,8 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output directory (default runs/<config name>)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set protocol.c_rate=0.1 (repeatable)")
-    run.add_argument("--force", action="store_true", help="replace an existing output directory")
-    run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    run.add_argument("--force", action="store_true", help="replace an existing run directory (or an empty directory); other folders are never deleted")
+    run.add_argument("-q", dest="quiet", action="count", default=0,
+                     help="quieter: -q no progress bar, and only the line '-> DIR' at the end; "
+                          "-qq nothing (errors still print)")
+    run.add_argument("--quiet", dest="quiet", action="store_const", const=2, help="print nothing (the same as -qq)")
+    run.add_argument("--allow-large", action="store_true",
+                     help="run even when the estimated memory exceeds what the machine has available")
     run.set_defaults(handler=_run)
 
     plot = sub.add_parser("plot", help="voltage vs SoC of run directories, or capacity vs C-rate/size of a sweep directory")
@@ -170,8 +209,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted_in_kernel(exc: BaseException) -> bool:
+    """True for the SystemError a compiled (numba) kernel raises when Ctrl-C arrives while
+    it runs: the KeyboardInterrupt is its cause or context, or named in its message."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "KeyboardInterrupt" in str(exc)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line as one line, "chemomech: warning: ...", without the
+    source line Python shows by default."""
+    return f"chemomech: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status: 0 done, 2 a user mistake (one line
+    "chemomech: error: ..."), 1 a file-system failure, 130 interrupted (Ctrl-C)."""
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     try:
         return args.handler(args)
     except ChemomechError as exc:
@@ -181,8 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chemomech: error: {exc.strerror or exc} ({exc.filename or 'file system'})", file=sys.stderr)
         return EXIT_OS_ERROR
     except KeyboardInterrupt:
-        print("chemomech: interrupted; no output written", file=sys.stderr)
+        print(INTERRUPTED_LINE, file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemError as exc:
+        if not _interrupted_in_kernel(exc):
+            raise
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+INTERRUPTED_LINE = "chemomech: interrupted; no output written"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ DIR/summary.json  the summary figures
 
 Everything is written to a hidden temporary directory beside DIR and renamed into place at
 the end, so an interrupted or failed run leaves no DIR behind; an existing DIR is replaced
-only with force=True.
+only with force=True, and only when it is a run directory (config.toml with result.nc or
+summary.json) or empty: force never deletes a folder of other files.
 """
 
 from __future__ import annotations
@@ -22,11 +23,26 @@ from chemomech.errors import ConfigError
 from chemomech.io.atomic import check_new_path, staged_directory
 
 
+RUN_FILES = ("config.toml", "result.nc", "summary.json")
+
+
+def is_run_directory(folder: str | Path) -> bool:
+    """True when `folder` holds config.toml and result.nc or summary.json (a run directory,
+    possibly of an older version) - the only non-empty folders force may replace."""
+    folder = Path(folder)
+    return (folder / "config.toml").is_file() and ((folder / "result.nc").is_file() or (folder / "summary.json").is_file())
+
+
 def check_output_directory(out_dir: str | Path, force: bool) -> Path:
-    """Refuse an existing output directory unless force is set (checked before running)."""
+    """Refuse (ConfigError), before running: an existing output directory without force; an
+    existing one with force unless it is a run directory or empty; a path that is not a
+    directory; a path that cannot be written."""
     out = check_new_path(out_dir, force)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a directory")
+    if out.is_dir() and not is_run_directory(out) and any(out.iterdir()):
+        raise ConfigError(f"--out {str(out)!r} is not a run directory (no config.toml with result.nc or summary.json) "
+                          "and not empty; --force replaces only run directories or empty directories: choose another --out")
     return out
 
 
