@@ -270,6 +270,13 @@ def single_crystal(shape: str, radius: float, voxel_size: float, rotation, aspec
     return VoxelParticle(voxel_size, grain, rot[None])
 
 
+def polycrystal_seed_count(radius: float, grain_size: float) -> int:
+    """Grain seeds of a polycrystal: N = max(1, round(8 R^3 / d^3)), the particle volume
+    over the volume of a grain of equivalent-sphere diameter d (any one length unit).
+    N = 1 (a single grain) once d >= 2R, and already from d ~ 1.747 R where 8 (R/d)^3 < 1.5."""
+    return max(1, round((radius / grain_size) ** 3 * 8.0))
+
+
 def polycrystal(radius: float, voxel_size: float, grain_size: float, seed: int) -> VoxelParticle:
     """Spherical secondary particle of radius R tessellated into Voronoi grains.
 
@@ -283,7 +290,7 @@ def polycrystal(radius: float, voxel_size: float, grain_size: float, seed: int) 
     """
     _check_positive(radius=radius, voxel_size=voxel_size, grain_size=grain_size)
     rng = np.random.default_rng(seed)
-    n_seeds = max(1, round((radius / grain_size) ** 3 * 8.0))
+    n_seeds = polycrystal_seed_count(radius, grain_size)
     direction = rng.standard_normal((n_seeds, 3))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     seeds = direction * (radius * rng.random(n_seeds) ** (1.0 / 3.0))[:, None]  # x, y, z

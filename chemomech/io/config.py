@@ -126,6 +126,8 @@ def read_config(source: str | Path | dict) -> tuple[dict, Path | None]:
     if isinstance(source, dict):
         return copy.deepcopy(source), None
     path = Path(source)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a directory; give a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
@@ -280,6 +282,8 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             raise ConfigError(
                 f"particle.voxel_nm = {particle['voxel_nm']!r}: {across:.0f} voxels across the "
                 f"particle (radius_um = {particle['radius_um']!r}); allowed: at most 1024")
+    if particle["geometry"] == "polycrystal":
+        _check_grain_size(particle["grain_size_um"], particle["radius_um"])
 
     protocol = resolved["protocol"]
     if protocol["kind"] == "experiment":
@@ -331,6 +335,26 @@ def _resolve_experiment(resolved: dict, mat) -> None:
     if canonical.get("stops"):
         protocol["stops"] = canonical["stops"]
     _check_snapshot_cycles(resolved["output"].get("snapshot_cycles", []), experiment.n_cycles)
+
+
+def _check_grain_size(grain_size_um: float, radius_um: float) -> None:
+    """A polycrystal needs at least two grains: a grain size at or above the particle
+    diameter (or close below it, where the seed count rounds to one) gives a single grain."""
+    from chemomech.geometry.voxel import polycrystal_seed_count
+
+    if polycrystal_seed_count(radius_um, grain_size_um) >= 2:
+        return
+    largest = float(f"{_grain_size_limit(radius_um) * 0.999:.4g}")  # just below the limit, 4 digits
+    raise ConfigError(
+        f"particle.grain_size_um = {grain_size_um!r} with particle.radius_um = {radius_um!r} makes the "
+        f"polycrystal a single grain (grain count round(8 (radius_um / grain_size_um)^3) = 1); "
+        f"allowed: grain_size_um <= {largest:g} (two grains or more), or geometry = \"single-crystal\" for one grain")
+
+
+def _grain_size_limit(radius_um: float) -> float:
+    """The grain size at which the polycrystal seed count round(8 (R/d)^3) reaches 2
+    (8 (R/d)^3 = 1.5): d = R (16/3)^(1/3), about 1.747 R [same unit as R]."""
+    return radius_um * (16.0 / 3.0) ** (1.0 / 3.0)
 
 
 def _check_snapshot_cycles(cycles: list, n_cycles: int) -> None:

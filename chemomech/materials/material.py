@@ -12,12 +12,27 @@ functions take the Li site fraction x of Li_x MO2 (x = 1 pristine) as a numpy ar
 Tables are interpolated with monotone cubic Hermite splines (PCHIP, Fritsch-Carlson),
 which keep the shape of the data (no overshoot between points); the diffusivity is
 interpolated in log10. Outside the tabulated range values are held at the end points.
+
+Checks (each a one-line MaterialError naming the file, table, key and what is allowed):
+only the keys of MATERIAL_KEYS (the values read here, `source` and `<key>_source` strings);
+every number finite (no nan or inf, in scalars and table entries alike; the same holds for
+values set by overrides); table x values distinct and in [0, 1]. The OCV is the first-charge
+curve and must fall strictly as x increases (U decreasing in x). A table with an intended
+plateau or step that is not strictly monotone (e.g. a two-phase region) is accepted with
+
+    [ocv]
+    allow_non_monotone = true
+    non_monotone_source = "why, and where the non-monotone points come from"
+
+and then loads with a warning instead of an error.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,6 +67,8 @@ def material_path(name_or_path: str | Path) -> Path:
     """Resolve a material name ("nc91") or a path to a TOML file."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.parent != Path("."):
+        if candidate.is_dir():
+            raise MaterialError(f"material file {str(name_or_path)!r} is a directory; give a TOML file")
         if not candidate.is_file():
             raise MaterialError(f"material file {str(name_or_path)!r} does not exist")
         return candidate
@@ -125,6 +142,9 @@ def _number(raw: dict, dotted: str, origin: str, low=None, high=None, inclusive=
     if not isinstance(node, (int, float)) or isinstance(node, bool):
         raise MaterialError(f"{origin}: {dotted} = {node!r} must be a number")
     value = float(node)
+    if not math.isfinite(value):
+        section, _, key = dotted.partition(".")
+        raise MaterialError(f"{origin}: [{section}] {key} = {value!r}: must be a finite number")
     too_low = low is not None and (value < low if inclusive else value <= low)
     too_high = high is not None and (value > high if inclusive else value >= high)
     if too_low or too_high:
@@ -142,9 +162,9 @@ def _table(raw: dict, section: str, column: str, origin: str) -> tuple[np.ndarra
     table = raw.get(section)
     if not isinstance(table, dict) or "x" not in table or column not in table:
         raise MaterialError(f"{origin}: table [{section}] needs lists 'x' and '{column}'")
-    x = np.asarray(table["x"], dtype=float)
-    y = np.asarray(table[column], dtype=float)
-    if x.ndim != 1 or x.shape != y.shape or x.size < 2:
+    x = _column(table, section, "x", origin)
+    y = _column(table, section, column, origin)
+    if x.shape != y.shape or x.size < 2:
         raise MaterialError(
             f"{origin}: [{section}] 'x' and '{column}' must be lists of equal length >= 2"
         )
@@ -155,6 +175,58 @@ def _table(raw: dict, section: str, column: str, origin: str) -> tuple[np.ndarra
     if np.any(np.diff(x) <= 0):
         raise MaterialError(f"{origin}: [{section}] x values must be distinct")
     return x, y
+
+
+def _column(table: dict, section: str, column: str, origin: str) -> np.ndarray:
+    """One column of a table as a float array, each entry a finite number."""
+    values = table[column]
+    if not isinstance(values, list):
+        raise MaterialError(f"{origin}: [{section}] {column} = {values!r}: must be a list of numbers")
+    for index, value in enumerate(values):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise MaterialError(
+                f"{origin}: [{section}] {column}[{index}] = {value!r}: must be a finite number"
+            )
+    return np.asarray(values, dtype=float)
+
+
+def _check_ocv_monotone(raw: dict, x: np.ndarray, u: np.ndarray, origin: str) -> None:
+    """The first-charge OCV must fall strictly as x increases (x sorted ascending here).
+    The first pair of neighbouring points (in x) where it does not is an error, or, with
+    [ocv] allow_non_monotone = true and a non_monotone_source string, a warning."""
+    rising = np.nonzero(np.diff(u) >= 0)[0]
+    table = raw["ocv"]
+    allow = table.get("allow_non_monotone", False)
+    if not isinstance(allow, bool):
+        raise MaterialError(f"{origin}: [ocv] allow_non_monotone = {allow!r}: must be true or false")
+    reason = table.get("non_monotone_source")
+    if allow and not (isinstance(reason, str) and reason.strip()):
+        raise MaterialError(
+            f"{origin}: [ocv] allow_non_monotone = true needs non_monotone_source, a string "
+            "saying why the OCV is not monotone and where that comes from"
+        )
+    if rising.size == 0:
+        return
+    i = int(rising[0])
+    file_x = [float(v) for v in table["x"]]
+    low, high = file_x.index(float(x[i])), file_x.index(float(x[i + 1]))
+    pair = (
+        f"volts[{low}] = {u[i]:g} V at x = {x[i]:g} and volts[{high}] = {u[i + 1]:g} V "
+        f"at x = {x[i + 1]:g}"
+    )
+    if allow:
+        warnings.warn(
+            f"{origin}: [ocv] volts is not strictly falling with x ({pair}); accepted by "
+            f"allow_non_monotone = true ({reason.strip()})",
+            stacklevel=4,
+        )
+        return
+    raise MaterialError(
+        f"{origin}: [ocv] volts must fall strictly as x increases (first-charge OCV), but "
+        f"{pair} do not; allowed: a strictly falling table, or [ocv] allow_non_monotone = true "
+        "with a non_monotone_source string for an intended plateau"
+    )
 
 
 class _Tabulated:
@@ -301,14 +373,73 @@ def hexagonal_stiffness(stiffness_gpa: dict) -> np.ndarray:
     )
 
 
+# The keys of a material file: the values build_material reads, by table. Besides these,
+# each table may hold a `source` string and a `<key>_source` string for any of its keys,
+# plus the source strings named in MATERIAL_SOURCE_KEYS.
+MATERIAL_TOP_LEVEL = ("name", "formula")
+MATERIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "composition": ("molar_mass_g_mol", "ni_fraction", "ni_valence_constant"),
+    "density": ("crystallographic_kg_m3",),
+    "capacity": ("nominal_mAh_g", "x_initial"),
+    "ocv": ("x", "volts", "allow_non_monotone"),
+    "diffusivity": ("x", "log10_m2_s", "out_of_plane_ratio"),
+    "exchange_current": ("reference_A_m2",),
+    "lattice": ("x", "a_angstrom", "c_angstrom"),
+    "stiffness": ("C11_GPa", "C12_GPa", "C13_GPa", "C33_GPa", "C44_GPa"),
+    "conductivity": ("electronic_S_m",),
+    "disorder": ("li_ni_antisite_fraction",),
+    "xanes": ("white_line_ni3_eV", "shift_eV_per_valence"),
+}
+MATERIAL_SOURCE_KEYS: dict[str, tuple[str, ...]] = {
+    "composition": ("ni_valence_source",),  # the source of ni_valence_constant (shipped files)
+    "ocv": ("non_monotone_source",),  # why allow_non_monotone is set
+}
+
+
+def _allowed_key(section: str, key: str) -> bool:
+    values = MATERIAL_KEYS[section]
+    sources = ("source", *(f"{k}_source" for k in values), *MATERIAL_SOURCE_KEYS.get(section, ()))
+    return key in values or key in sources
+
+
+def check_material_keys(raw: dict, origin: str) -> None:
+    """Unknown top-level keys, unknown tables and unknown keys inside a table are errors,
+    as are source strings that are not strings (MATERIAL_KEYS lists what is allowed)."""
+    tables = ", ".join(f"[{t}]" for t in MATERIAL_KEYS)
+    for key, value in raw.items():
+        if key in MATERIAL_TOP_LEVEL:
+            continue
+        if key not in MATERIAL_KEYS:
+            what = "table" if isinstance(value, dict) else "key"
+            shown = f"[{key}]" if isinstance(value, dict) else key
+            raise MaterialError(
+                f"{origin}: unknown {what} '{shown}'; allowed top-level keys: "
+                f"{', '.join(MATERIAL_TOP_LEVEL)} and the tables {tables}"
+            )
+        if not isinstance(value, dict):
+            raise MaterialError(f"{origin}: {key} = {value!r}: must be a table [{key}]")
+        for inner, inner_value in value.items():
+            if not _allowed_key(key, inner):
+                sources = ", ".join(("source", "<key>_source", *MATERIAL_SOURCE_KEYS.get(key, ())))
+                raise MaterialError(
+                    f"{origin}: unknown key '[{key}] {inner}'; allowed in [{key}]: "
+                    f"{', '.join(MATERIAL_KEYS[key])} and the strings {sources}"
+                )
+            if inner == "source" or inner.endswith("_source"):
+                if not isinstance(inner_value, str):
+                    raise MaterialError(f"{origin}: [{key}] {inner} = {inner_value!r}: must be a string")
+
+
 def build_material(raw: dict, origin: str) -> Material:
     """Validate a parsed material file and build the `Material`."""
+    check_material_keys(raw, origin)
     name = raw.get("name")
     formula = raw.get("formula")
     if not isinstance(name, str) or not isinstance(formula, str):
         raise MaterialError(f"{origin}: needs string keys 'name' and 'formula'")
 
     x_ocv, u = _table(raw, "ocv", "volts", origin)
+    _check_ocv_monotone(raw, x_ocv, u, origin)
     x_d, log10_d = _table(raw, "diffusivity", "log10_m2_s", origin)
     x_a, a = _table(raw, "lattice", "a_angstrom", origin)
     x_c, c = _table(raw, "lattice", "c_angstrom", origin)
