@@ -21,8 +21,10 @@ def add_parser(sub) -> None:
     xrd.add_argument("--xrd", nargs="+", default=[], metavar="FILE",
                      help="measured patterns in time order (.xy, .xye, .dat, .chi; 2-theta or Q)")
     xrd.add_argument("--xrd-soc", nargs="+", type=float, metavar="SOC",
-                     help="SoC (0-1) of each pattern (default: the series spans the simulated charge evenly)")
-    xrd.add_argument("--wavelength", type=float, help="wavelength in Angstrom (default: the files', else 0.1173)")
+                     help="SoC (0-1) of each pattern, within the run's SoC range "
+                          "(default: the series spans the simulated charge evenly)")
+    xrd.add_argument("--wavelength", type=float, help="wavelength in Angstrom (default: the files' headers, else 0.1173; "
+                          "compare.json's wavelength_origin says which)")
     sxdm = parser.add_argument_group("SXDM (frames [angle, y, x, det_row, det_col] in HDF5)")
     sxdm.add_argument("--sxdm", metavar="FILE.h5", help="measured SXDM frames")
     sxdm.add_argument("--sxdm-dataset", default="/entry/data/frames", help="dataset path (default /entry/data/frames)")
@@ -55,7 +57,6 @@ def _compare(args) -> int:
 
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import check_new_path, staged_directory
-    from chemomech.io.readers import read_powder_pattern
     from chemomech.observables import compare
     from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
@@ -74,9 +75,9 @@ def _compare(args) -> int:
     plots = []
 
     if args.xrd:
-        patterns = [read_powder_pattern(path) for path in args.xrd]
         soc = np.asarray(args.xrd_soc) if args.xrd_soc else None
-        metrics["xrd"], xrd_figure = compare.compare_xrd(ds, patterns, args.wavelength, soc)
+        metrics["xrd"], xrd_figure = compare.compare_xrd(ds, args.xrd, args.wavelength, soc,
+                                                         given_as="the --wavelength option")
         plots.append(("compare_xrd.png", lambda path: figures.plot_xrd_comparison(xrd_figure, path, title)))
 
     if args.sxdm:

@@ -71,6 +71,12 @@ def _check_pattern(two_theta, intensity):
         raise ConfigError(
             f"intensity has {intensity.shape[-1]} points along 2 theta, two_theta has {two_theta.size}"
         )
+    for name, values in (("two_theta", two_theta), ("intensity", intensity)):
+        bad = ~np.isfinite(values)
+        if bad.any():  # least_squares would stop at "Initial guess is outside of provided bounds"
+            first = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+            raise ConfigError(f"{name} holds {int(bad.sum())} NaN/inf values (first at index [{first}]); "
+                              "drop those points first (readers.read_powder_pattern drops such rows of a file)")
     if np.any(np.diff(two_theta) <= 0):
         raise ConfigError("two_theta must increase")
     return two_theta, intensity
@@ -393,7 +399,7 @@ def window_003(wavelength_A, c0, low=C_RANGE[0], high=C_RANGE[1]):
 
 def refine_lattice_series(two_theta, intensity, wavelength_A, a0, c0, phases=None,
                           reflections=cr.REFLECTIONS, sigma=None, max_phases: int = 3,
-                          deconvolution_sigma=None) -> xr.Dataset:
+                          deconvolution_sigma=None, progress=None) -> xr.Dataset:
     """Sequential Pawley-type refinement of a pattern series (n_patterns, n_two_theta).
 
     Per pattern, a and c of each phase (with free reflection intensities, widths, eta and a
@@ -412,7 +418,8 @@ def refine_lattice_series(two_theta, intensity, wavelength_A, a0, c0, phases=Non
     its volume fraction when the phases' structure factors are equal).
     Returns a Dataset: a, c, volume (pattern, phase), phase_weight, fwhm_003, rwp(pattern),
     n_phases(pattern) and the deconvolution (dec_position, dec_fwhm, dec_area (pattern,
-    component), dec_bic (pattern, components), n_components)."""
+    component), dec_bic (pattern, components), n_components).
+    progress: optional callable(done, total), called after each refined pattern."""
     t, y = _check_pattern(two_theta, intensity)
     y = np.atleast_2d(y)
     wavelength_A = float(wavelength_A)
@@ -483,6 +490,8 @@ def refine_lattice_series(two_theta, intensity, wavelength_A, a0, c0, phases=Non
         rwp[i] = fit["rwp"]
         n_phases[i] = n
         prev_a, prev_c, prev_w0, prev_eta = a, c, fit["w0"][order], fit["eta"]
+        if progress is not None:
+            progress(i + 1, n_pat)
     volume = np.sqrt(3.0) / 2.0 * res["a"] ** 2 * res["c"]
     data = {
         "a": (("pattern", "phase"), res["a"], {"units": "Angstrom", "long_name": "refined a"}),
