@@ -38,8 +38,11 @@ def _sxdm(args) -> int:
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
     from chemomech.io.results import open_run, require_voxel_run, snapshot_index
+    from chemomech.kernels_warmup import enable_compile_notice
     from chemomech.observables.sxdm_scan import simulate_frames, simulated_maps, write_sxdm_frames
     from chemomech.plotting.sxdm import plot_sxdm
+
+    enable_compile_notice()  # a note on stderr while the kernels compile (first use)
 
     ds = open_run(args.run)
     require_voxel_run(ds, "SXDM needs", repr(args.run))

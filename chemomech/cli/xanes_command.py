@@ -26,8 +26,11 @@ def _xanes(args) -> int:
     from chemomech.errors import ConfigError
     from chemomech.io.atomic import write_file_atomic
     from chemomech.io.results import open_run, snapshot_index
+    from chemomech.kernels_warmup import enable_compile_notice
     from chemomech.observables.txm_xanes import xanes
     from chemomech.plotting.xanes import plot_white_line
+
+    enable_compile_notice()  # a note on stderr while the kernels compile (first use)
 
     ds = open_run(args.run)
     snapshot = snapshot_index(ds, args.snapshot, "--snapshot", repr(args.run))

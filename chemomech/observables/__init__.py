@@ -6,11 +6,29 @@
 
 `compare.py` holds the figures of merit between simulated and measured data. The names
 xrd, sxdm and xanes here are the functions; their modules are imported as
-chemomech.observables.powder_xrd etc.
+chemomech.observables.powder_xrd etc. The functions are imported on first use (module
+__getattr__), so that importing one module of this package does not load the others
+(xraydb, the XRD and SXDM kernels).
 """
 
-from chemomech.observables.sxdm_scan import sxdm
-from chemomech.observables.txm_xanes import xanes
-from chemomech.observables.powder_xrd import xrd
+from importlib import import_module
+
+_LAZY = {
+    "sxdm": "chemomech.observables.sxdm_scan",
+    "xanes": "chemomech.observables.txm_xanes",
+    "xrd": "chemomech.observables.powder_xrd",
+}
 
 __all__ = ["sxdm", "xanes", "xrd"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'chemomech.observables' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

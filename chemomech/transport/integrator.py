@@ -158,7 +158,7 @@ class TransportSolution:
         return self.history.final_state
 
 
-@njit(cache=True)
+@njit("(float64[::1], float64[::1], float64[::1], float64, float64)", cache=True)
 def local_error(x_new, x, x_prev, dt, dt_prev):
     """The local error estimate of a backward-Euler step (module docstring),
     dt / (2 dt + dt_prev) * max_i |x_new_i - (x_i + dt (x_i - x_prev_i) / dt_prev)|, or

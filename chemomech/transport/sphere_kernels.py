@@ -28,7 +28,7 @@ from numba import njit
 TABLE_D, TABLE_U, TABLE_I0 = 0, 1, 2
 
 
-@njit(cache=True)
+@njit("(float64[:, ::1], int64, float64)", cache=True)
 def table_lookup(table, row, x):
     """Linear interpolation of table[row] on the uniform grid x_k = k/(M-1); returns
     (value, slope d value / dx). x is clipped to [0, 1]."""
@@ -42,7 +42,7 @@ def table_lookup(table, row, x):
     return lo + w * (hi - lo), (hi - lo) * (m - 1)
 
 
-@njit(cache=True)
+@njit("(float64[::1], float64[::1], float64[::1], float64[::1])", cache=True)
 def solve_tridiagonal(lower, diag, upper, rhs):
     """Thomas algorithm for a tridiagonal system; lower[0] and upper[-1] are unused."""
     n = diag.shape[0]
@@ -61,7 +61,7 @@ def solve_tridiagonal(lower, diag, upper, rhs):
     return out
 
 
-@njit(cache=True)
+@njit("(float64, float64, float64[:, ::1], float64)", cache=True)
 def surface_x(x_cell, current_density, table, half_dr_flux_per_current):
     """Li fraction at r = R extrapolated from the outer cell centre with the surface flux:
     -D dx/dr = n_s at r = R gives x_R = x_N - (dr/2) n_s / D(x_N) (second order in dr);
@@ -70,7 +70,7 @@ def surface_x(x_cell, current_density, table, half_dr_flux_per_current):
     return min(max(x_cell - half_dr_flux_per_current * current_density / d, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit("(float64, float64, float64[:, ::1], float64, float64, float64)", cache=True)
 def voltage_at(x_cell, current_density, table, two_rt_f, ohmic_length_over_sigma,
                half_dr_flux_per_current):
     """Cell voltage V = U(x_R) + (2RT/F) asinh(i/(2 i0(x_R))) + i L/sigma [V], with the
@@ -82,7 +82,7 @@ def voltage_at(x_cell, current_density, table, two_rt_f, ohmic_length_over_sigma
     return u + two_rt_f * np.arcsinh(current_density / (2.0 * i0)) + current_density * ohmic_length_over_sigma
 
 
-@njit(cache=True)
+@njit("(float64, float64, float64[:, ::1], float64, float64, float64)", cache=True)
 def potentiostatic_current(x_cell, voltage, table, two_rt_f, ohmic_length_over_sigma,
                            half_dr_flux_per_current):
     """Current density i [A/m2] that holds the cell at `voltage` when the outer cell holds
@@ -128,7 +128,8 @@ def potentiostatic_current(x_cell, voltage, table, two_rt_f, ohmic_length_over_s
     return current
 
 
-@njit(cache=True)
+@njit("(float64[::1], float64, float64[::1], float64[::1], float64, float64[:, ::1], float64, "
+      "boolean, float64, float64, float64, float64, float64, int64)", cache=True)
 def implicit_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltage,
                   voltage, flux_per_current, two_rt_f, ohmic_length_over_sigma,
                   newton_tol, max_iterations):

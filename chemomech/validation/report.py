@@ -22,15 +22,59 @@ def table_rows(results: list[CaseResult]) -> list[tuple]:
     return rows
 
 
-def format_table(results: list[CaseResult]) -> str:
-    """A plain-text table, one line per target, and a closing summary line."""
-    rows = [HEADER] + table_rows(results)
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(HEADER) - 1)]
-    lines = []
-    for k, row in enumerate(rows):
-        lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + str(row[-1]))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths) + "  ------")
+TABLE_WIDTH = 100  # terminal columns of format_table
+CELL_WIDTH = 14  # target, model and tolerance cells longer than this are cut ("..")
+
+
+def _cell(value, width: int = CELL_WIDTH) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 2] + ".."
+
+
+def format_table(results: list[CaseResult], width: int = TABLE_WIDTH) -> str:
+    """A plain-text table at most `width` columns wide: a line per case, then one line
+    per target (quantity wrapped), target, model, tolerance, result and a source number
+    [k]; the sources follow the table (wrapped), then a closing summary line. report.md
+    holds the same rows with every field in full."""
+    import textwrap
+
+    header = ("target", "model", "tolerance", "result", "src")
+    sources: dict[str, int] = {}
+    body = []  # (case name, quantity, cells) or (case name, None, error text)
+    for res in results:
+        if res.error:
+            body.append((res.case.name, None, f"{'error' if res.failed else 'report'}: {res.error}"))
+        for r in res.outcome.rows:
+            ref = ""
+            if r.source:
+                ref = f"[{sources.setdefault(r.source, len(sources) + 1)}]"
+            body.append((res.case.name, r.quantity,
+                         (_cell(r.target), _cell(r.model_text), _cell(r.tolerance), r.status, ref)))
+    cells = [header] + [row[2] for row in body if row[1] is not None]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    numbers_width = sum(widths) + 2 * len(widths)
+    quantity_width = max(width - 2 - numbers_width, 20)
+
+    def line(first: str, row) -> str:
+        return (first.ljust(quantity_width + 2) + "  "
+                + "  ".join(v.ljust(w) for v, w in zip(row, widths))).rstrip()
+
+    lines = [line("case / quantity", header), "-" * min(width, quantity_width + 2 + numbers_width)]
+    case = None
+    for name, quantity, rest in body:
+        if name != case:
+            case = name
+            lines.append(name)
+        if quantity is None:  # the case raised: its error, wrapped
+            lines += textwrap.wrap(rest, width, initial_indent="  ", subsequent_indent="    ")
+            continue
+        wrapped = textwrap.wrap(quantity, quantity_width, subsequent_indent="  ") or [""]
+        lines.append(line("  " + wrapped[0], rest))
+        lines += ["  " + more for more in wrapped[1:]]
+    if sources:
+        lines.append("sources:")
+        for text, k in sources.items():
+            lines += textwrap.wrap(f"[{k}] {text}", width, initial_indent="  ", subsequent_indent="      ")
     lines.append(summary_line(results))
     return "\n".join(lines)
 
