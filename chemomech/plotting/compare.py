@@ -11,7 +11,7 @@ import numpy as np
 
 from chemomech.observables.compare import SXDM_MAPS
 from chemomech.plotting import save_figure
-from chemomech.plotting.sxdm import PANELS
+from chemomech.plotting.sxdm import PANELS, lab_oriented, map_frame
 
 MAX_XRD_ROWS = 4  # patterns shown (evenly picked from the series)
 
@@ -47,31 +47,40 @@ def plot_xrd_comparison(figure: dict, path: str | Path, title: str = "") -> Path
 SXDM_PANELS = tuple(panel for panel in PANELS if panel[0] in dict(SXDM_MAPS))  # the maps compared
 
 
-def plot_sxdm_comparison(simulated, measured, path: str | Path, title: str = "") -> Path:
-    """Rows: simulated, measured SXDM maps; columns: d_rel [%], tilt Y, tilt Z [deg], each
-    column on one symmetric colour scale (99.5th percentile of |value| over both)."""
-    fig, axes = plt.subplots(2, 3, figsize=(11.5, 7.0), constrained_layout=True)
+def sxdm_comparison_figure(simulated, measured, title: str = ""):
+    """The figure of plot_sxdm_comparison (matplotlib Figure), not saved."""
+    # the synthetic maps are made on the measured raster, so one frame (the simulated map's
+    # lab axes, where it has them) draws both rows the same way round
+    frame = map_frame(simulated)
+    fig, axes = plt.subplots(2, 3, figsize=(11.5, 7.4), constrained_layout=True)
     for c, (name, factor, cmap, label, _) in enumerate(SXDM_PANELS):
-        values = [factor * maps[name].transpose("y", "x").values for maps in (simulated, measured)]
+        oriented = [lab_oriented(maps, name, frame) for maps in (simulated, measured)]
+        values = [factor * data for data, _ in oriented]
         finite = np.concatenate([v[np.isfinite(v)] for v in values])
         limit = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
-        for r, (maps, data, row_name) in enumerate(zip((simulated, measured), values, ("simulated", "measured"))):
+        if name in frame["tilt_axes"]:
+            label = label.replace(" (deg)", f" = {frame['tilt_axes'][name]} (deg)")
+        for r, (data, (_, extent), row_name) in enumerate(zip(values, oriented, ("simulated", "measured"))):
             ax = axes[r, c]
-            in_metres = maps["x"].attrs.get("units", "m") == "m"
-            scale, unit = (1e6, "µm") if in_metres else (1.0, "step")
-            x, y = scale * maps["x"].values, scale * maps["y"].values
-            extent = [x[0], x[-1], y[0], y[-1]] if x.size > 1 and y.size > 1 else None
             image = ax.imshow(data, origin="lower", extent=extent, cmap=cmap,
                               vmin=-(limit or 1.0), vmax=limit or 1.0, interpolation="nearest")
             ax.set_facecolor("0.85")
             ax.set_title(f"{row_name}", fontsize=9)
-            ax.set_xlabel(f"x ({unit})")
-            ax.set_ylabel(f"y, rocking axis ({unit})")
+            ax.set_xlabel(frame["xlabel"])
+            ax.set_ylabel(frame["ylabel"])
             ax.set_aspect("equal")
         fig.colorbar(image, ax=axes[:, c], shrink=0.8, label=label)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return save_figure(fig, path)
+    lines = [line for line in (title, frame["caption"]) if line]
+    if lines:
+        fig.suptitle("\n".join(lines), fontsize=9)
+    return fig
+
+
+def plot_sxdm_comparison(simulated, measured, path: str | Path, title: str = "") -> Path:
+    """Rows: simulated, measured SXDM maps; columns: d_rel [%], tilt Y, tilt Z [deg], each
+    column on one symmetric colour scale (99.5th percentile of |value| over both); lab axes
+    centred on the particle as in plot_sxdm (raster axes for maps without geometry)."""
+    return save_figure(sxdm_comparison_figure(simulated, measured, title), path)
 
 
 def plot_xanes_comparison(simulated_values, measured_values, metrics: dict, path: str | Path,

@@ -34,16 +34,28 @@ def _window(pattern: xr.Dataset, labels, pad=0.06):
     return float(np.nanmin(positions)) - pad, float(np.nanmax(positions)) + pad
 
 
-def plot_xrd_contour(pattern: xr.Dataset, path, groups=(("003",), ("104",), ("018", "110"))) -> Path:
-    """Contour maps of intensity vs 2 theta (x) and time (y) around each group of
-    reflections (default (003); (104); (108)/(110), indexed 018/110), with the voltage vs
-    time on the right, sharing the time axis (the study's operando maps)."""
+def voltage_series(pattern: xr.Dataset, run: xr.Dataset | None = None) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(time [h], voltage [V], full) for the voltage panel: the run's full time series
+    (run["time"], run["voltage"], or the same variables carried by `pattern`), full = True;
+    otherwise the snapshot points (snapshot_time, snapshot_voltage), full = False; None if
+    neither is there."""
+    for source in (run, pattern):
+        if source is not None and "voltage" in source and "time" in source["voltage"].dims:
+            return source["time"].values / 3600.0, source["voltage"].values, True
+    if "snapshot_voltage" in pattern.coords:
+        return _time_h(pattern), pattern["snapshot_voltage"].values, False
+    return None
+
+
+def xrd_contour_figure(pattern: xr.Dataset, groups=(("003",), ("104",), ("018", "110")), run: xr.Dataset | None = None):
+    """The figure of plot_xrd_contour (matplotlib Figure), not saved."""
     time_h = _time_h(pattern)
-    has_voltage = "snapshot_voltage" in pattern.coords
-    n = len(groups) + int(has_voltage)
-    widths = [3] * len(groups) + ([1.4] if has_voltage else [])
+    voltage = voltage_series(pattern, run)
+    n = len(groups) + int(voltage is not None)
+    widths = [3] * len(groups) + ([1.4] if voltage is not None else [])
     fig, axes = plt.subplots(1, n, figsize=(2.6 * len(groups) + 1.8, 4.2), sharey=True,
                              gridspec_kw={"width_ratios": widths}, constrained_layout=True)
+    axes = np.atleast_1d(axes)
     tt = pattern["two_theta"].values
     for ax, labels in zip(axes, groups):
         lo, hi = _window(pattern, labels)
@@ -58,14 +70,28 @@ def plot_xrd_contour(pattern: xr.Dataset, path, groups=(("003",), ("104",), ("01
         ax.tick_params(axis="x", labelsize=7)
     fig.colorbar(mesh, ax=axes[: len(groups)], label="intensity (normalised per panel)", shrink=0.8)
     axes[0].set_ylabel("time (h)")
-    if has_voltage:
+    if voltage is not None:
         ax = axes[-1]
-        ax.plot(pattern["snapshot_voltage"].values, time_h, "k.-", lw=1.2, ms=3)
+        hours, volts, full = voltage
+        ax.plot(volts, hours, "k-", lw=1.2, label="cell voltage" if full else "snapshots")
+        if full and "snapshot_voltage" in pattern.coords:
+            ax.plot(pattern["snapshot_voltage"].values, time_h, "o", color="C1", ms=2.5, label="XRD patterns")
         ax.set_xlabel("voltage (V)")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), borderaxespad=0.2)
     wavelength = pattern.attrs.get("wavelength_A")
     fig.suptitle(f"{pattern.attrs.get('material', '')} operando XRD, $\\lambda$ = {wavelength} $\\AA$", fontsize=10)
-    return save_figure(fig, path, dpi=200)
+    return fig
+
+
+def plot_xrd_contour(pattern: xr.Dataset, path, groups=(("003",), ("104",), ("018", "110")),
+                     run: xr.Dataset | None = None) -> Path:
+    """Contour maps of intensity vs 2 theta (x) and time (y) around each group of
+    reflections (default (003); (104); (108)/(110), indexed 018/110), with the voltage vs
+    time on the right, sharing the time axis (the study's operando maps). The voltage is
+    the full time series of `run` (its time, voltage; or of `pattern` if it carries them),
+    the patterns marked on it; without either, the snapshot points only."""
+    return save_figure(xrd_contour_figure(pattern, groups, run), path, dpi=200)
 
 
 def plot_deconvolution_003(pattern: xr.Dataset, lattice: xr.Dataset, path, snapshots=None) -> Path:
@@ -101,11 +127,12 @@ def plot_deconvolution_003(pattern: xr.Dataset, lattice: xr.Dataset, path, snaps
             title = f"SoC {100 * float(pattern['snapshot_soc'].values[s]):.0f} %: {k} comp."
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(r"2$\theta$ (deg)")
+        ax.set_ylim(top=1.45 * max(1.0, float(np.max(total)) / peak))  # headroom for the legend
+        ax.legend(frameon=False, fontsize=6, loc="upper center", ncol=2)
         mask = y > 0.02 * peak
         if mask.any():
             ax.set_xlim(t[mask].min() - 0.03, t[mask].max() + 0.03)
     axes[0][0].set_ylabel("intensity (normalised)")
-    axes[0][0].legend(frameon=False, fontsize=6)
     fig.suptitle("(003) deconvolution (pseudo-Voigt components, number by BIC)", fontsize=10)
     return save_figure(fig, path, dpi=200)
 
