@@ -401,6 +401,7 @@ def console_script() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_console_script_exit_codes(tmp_path):
     script = console_script()
     config = write_tiny(tmp_path)

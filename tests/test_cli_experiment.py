@@ -131,6 +131,7 @@ def test_results_are_self_contained(tmp_path, small_sphere_result):
     assert after.attrs["material_sha256"] == before.attrs["material_sha256"]
 
 
+@pytest.mark.slow
 def test_sweep_of_an_experiment_config_carries_per_cycle_figures(tmp_path):
     """A sweep over materials and radii of a 2-cycle experiment: summary.nc holds the
     per-cycle figures over (material, radius_um, cycle), equal to each point's result.nc."""
@@ -149,3 +150,15 @@ def test_sweep_of_an_experiment_config_carries_per_cycle_figures(tmp_path):
         point = open_run(out / "points" / summary["point"].sel(at).item())
         np.testing.assert_array_equal(summary["discharge_capacity"].sel(at).values, point["discharge_capacity"].values)
     assert main(["plot", str(out), "--out", str(tmp_path / "sweep.png")]) == 0
+
+
+@pytest.mark.parametrize("name", ["figure.xyz", "figure"])
+def test_plot_to_an_unknown_format_is_one_line(tmp_path, capsys, name):
+    """matplotlib's own error would be a traceback: the suffix is checked first and the
+    allowed formats listed (those of the figure's canvas)."""
+    out = tmp_path / "run"
+    assert main(["run", str(config_file(tmp_path, CYCLES)), "--out", str(out), "--quiet"]) == 0
+    assert main(["plot", str(out), "--out", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chemomech: error:") and "\n" not in err and ".png" in err and ".pdf" in err
+    assert not (tmp_path / name).exists()

@@ -155,12 +155,14 @@ def test_c_along_z_same_equations(c_along_z):
     check_same_equations(c_along_z)
 
 
+@pytest.mark.slow
 def test_tilted_same_equations_with_the_default_gradient(tilted_connected):
     """M with off-diagonal terms: FiPy's implicit normal flux + explicit tangential
     source, fed the default's tangential gradient, reproduces the default (3e-8 seen)."""
     check_same_equations(tilted_connected)
 
 
+@pytest.mark.slow
 def test_tilted_fipy_gradient_differs_in_the_surface_layer(tilted_fipy):
     """FiPy's own tangential gradient: a 1e-3 difference, in the surface layer."""
     reference, surface = tilted_fipy["fipy"], tilted_fipy["surface_layer"]
@@ -174,7 +176,9 @@ def test_tilted_fipy_gradient_differs_in_the_surface_layer(tilted_fipy):
         assert abs(tilted_fipy["voltage"][k] - reference.voltage[k]) < FIPY_GRADIENT_V_TOL, k
 
 
-@pytest.mark.parametrize("case", ["c_along_z", "tilted_connected", "tilted_fipy"])
+@pytest.mark.parametrize("case", ["c_along_z",
+                                  pytest.param("tilted_connected", marks=pytest.mark.slow),
+                                  pytest.param("tilted_fipy", marks=pytest.mark.slow)])
 def test_li_conservation(case, request):
     """Li removed from the solid = charge passed; the plain FiPy solves conserve it to the
     sweep tolerance before the potential correction."""

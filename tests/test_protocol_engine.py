@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import chemomech as cm
@@ -83,7 +83,13 @@ STEP_TEXTS = st.sampled_from([
 def test_li_balance_over_random_step_lists(nc91, steps):
     """Any step list: Li conserved to round-off, time limits hit exactly, the rows of each
     step contiguous."""
-    sol = run_sphere(nc91, MESH, experiment((1, ["Charge at 1C for 5 min", *steps])))
+    try:
+        sol = run_sphere(nc91, MESH, experiment((1, ["Charge at 1C for 5 min", *steps])))
+    except ProtocolError as exc:
+        # a discharge after the particle is already full (or a charge after it is empty)
+        # starts past its voltage limit: the documented error, not a case to integrate
+        assert "can never be reached" in str(exc)
+        assume(False)
     history = sol.history
     assert sol.li_balance_error < 1e-12
     for record in history.steps:
@@ -208,6 +214,7 @@ def test_cc_charge_builder_equals_experiment_sentence(nc91):
 
 
 # ---- voxel particles ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_voxel_single_crystal_two_full_cycles(nc91):
     particle = single_crystal("sphere", 0.3e-6, 50e-9, rotation_from_c_axis([0, 0, 1]))
     sol = run_voxels(nc91, particle, experiment((2, CYCLE)))

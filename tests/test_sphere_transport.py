@@ -168,6 +168,7 @@ def observed_orders(errors):
     return np.log2(errors[:-1] / errors[1:])  # cells double from one entry to the next
 
 
+@pytest.mark.slow
 def test_spatial_convergence_is_second_order():
     """Cell-centred finite volumes with exact shell volumes are second order at the cell
     centres, and so is the surface value extrapolated with the flux (sphere_kernels.

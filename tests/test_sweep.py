@@ -130,6 +130,7 @@ def test_bad_sweep_file_cli_exit_2_and_nothing_written(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_local_cluster_sweep_equals_direct_runs(client, tmp_path):
     """Every point's figures equal a direct cm.simulate of its configuration (determinism);
     summary.nc has one dimension per axis with the axis values as coordinates."""
@@ -155,6 +156,7 @@ def test_local_cluster_sweep_equals_direct_runs(client, tmp_path):
         np.testing.assert_array_equal(result["voltage"].values, direct["voltage"].values)
 
 
+@pytest.mark.slow
 def test_resume_recomputes_only_missing_corrupt_and_stale_points(client, tmp_path):
     out = tmp_path / "sweep"
     run_sweep(TINY_SWEEP, out, client=client, progress=False)
@@ -184,6 +186,7 @@ def test_resume_recomputes_only_missing_corrupt_and_stale_points(client, tmp_pat
     assert (ds.attrs["points_run"], ds.attrs["points_skipped"]) == (2, 4) and ds.sizes["c_rate"] == 3
 
 
+@pytest.mark.slow
 def test_cli_local_cluster_failed_point_recorded_and_plot(tmp_path, capsys):
     """`chemomech sweep --workers 2` (its own LocalCluster). The 2C point fails at run time
     (v_max = 3.5 V is above the open-circuit voltage at x0, 3.467 V, so it passes config
@@ -220,6 +223,7 @@ def _wait_for(condition, timeout_s: float, what: str):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sweep_on_a_separately_started_scheduler_and_two_workers(tmp_path):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1, started here; the
     sweep runs through --scheduler and equals direct runs."""
@@ -267,6 +271,7 @@ def _write_sweep(folder: Path, sweep: dict) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_only_complete_points_and_the_rerun_resumes(client, tmp_path):
     """SIGINT to the whole process group of a running `chemomech sweep` (what Ctrl-C in a
     terminal does): exit 130, no hidden staging folders, every point directory present is

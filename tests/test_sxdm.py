@@ -261,7 +261,9 @@ def test_diffraction_angles_satisfy_the_laue_condition():
     strain and rotation, turning the sample by alpha - theta_0 about the rocking axis puts
     Q on the Ewald sphere (|k_i + Q| = |k_i|), and k_f = k_i + Q leaves at the detector
     angles gamma (elevation towards r) and delta (in-plane angle from the beam) returned."""
-    from chemomech.observables.sxdm_scan import _rodrigues, diffraction_angles, scattering_geometry
+    from scipy.spatial.transform import Rotation
+
+    from chemomech.observables.sxdm_scan import diffraction_angles, scattering_geometry
 
     wavelength = wavelength_angstrom(12.0)
     theta0 = math.asin(wavelength / (2 * D0))
@@ -271,11 +273,11 @@ def test_diffraction_angles_satisfy_the_laue_condition():
     rng = np.random.default_rng(4)
     omega = rng.normal(0.0, 0.01, (20, 3))
     d = D0 * (1 + rng.normal(0.0, 0.01, 20))
-    q_hat = _rodrigues(np.tile(n0, (20, 1)), omega)
+    q_hat = Rotation.from_rotvec(omega).apply(np.tile(n0, (20, 1)))
     alpha, delta, gamma = diffraction_angles(q_hat, d, wavelength, n0, r)
     k_in = 2 * math.pi / wavelength * k
     for i in range(20):
-        q = 2 * math.pi / d[i] * _rodrigues(q_hat[i:i + 1], ((alpha[i] - theta0) * r)[None])[0]
+        q = 2 * math.pi / d[i] * Rotation.from_rotvec((alpha[i] - theta0) * r).apply(q_hat[i])
         k_out = k_in + q
         assert np.linalg.norm(k_out) == pytest.approx(np.linalg.norm(k_in), rel=1e-12)
         u = k_out / np.linalg.norm(k_out)

@@ -89,6 +89,7 @@ def test_li_balance_tilted_anisotropic_crystal(tilted_run):
     assert np.all((solution.final_state > 0) & (solution.final_state < 1))
 
 
+@pytest.mark.slow
 def test_isotropic_voxel_sphere_matches_1d():
     material = cm.load_material("nc91", {"diffusivity.out_of_plane_ratio": 1.0})
     radius = 1.0e-6

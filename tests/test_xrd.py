@@ -219,6 +219,7 @@ def test_bad_arguments(nc91):
 
 
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_xrd(small_runs, tmp_path, capsys):
     """`chemomech xrd RUN --out DIR` writes xrd.nc, lattice.nc and the figures; an existing
     DIR needs --force; a bad wavelength or a non-run exits 2 with one line and no output."""
