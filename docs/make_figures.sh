@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every figure the README shows (docs/*.png) from fresh runs.
 # The only command that writes to docs/: the README's own commands write to runs/out/.
-#   bash docs/make_figures.sh        # about 8 minutes on a 2-core machine
+#   bash docs/make_figures.sh        # about 3 minutes on a 2-core machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=runs/out/figures
