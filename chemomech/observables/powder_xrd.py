@@ -257,10 +257,10 @@ def xrd(ds: xr.Dataset, wavelength_A: float = DEFAULT_WAVELENGTH_A, two_theta_de
                                       {"units": "deg", "long_name": "intensity-weighted mean 2 theta"}),
         "reflection_two_theta_homogeneous": (("reflection",), homogeneous,
                                              {"units": "deg", "long_name": "2 theta of the pristine cell (a_ref, c_ref)"}),
-        "reflection_multiplicity": (("reflection",), np.array([cr.multiplicity(h) for h in reflections]), {"units": "-"}),
+        "reflection_multiplicity": (("reflection",), np.array([cr.multiplicity(h) for h in reflections]), {"units": "1"}),
         "instrument_fwhm": (("snapshot", "reflection"), fwhm, {"units": "deg", "long_name": "Caglioti FWHM"}),
-        "lattice_a_mean": (("snapshot",), lattice_a_mean, {"units": "Angstrom", "long_name": "volume-mean local a"}),
-        "lattice_c_mean": (("snapshot",), lattice_c_mean, {"units": "Angstrom", "long_name": "volume-mean local c"}),
+        "lattice_a_mean": (("snapshot",), lattice_a_mean, {"units": "angstrom", "long_name": "volume-mean local a"}),
+        "lattice_c_mean": (("snapshot",), lattice_c_mean, {"units": "angstrom", "long_name": "volume-mean local c"}),
     }
     attrs = {
         "title": f"synthetic operando powder XRD of {ds.attrs.get('title', 'a run')}",

@@ -494,19 +494,19 @@ def refine_lattice_series(two_theta, intensity, wavelength_A, a0, c0, phases=Non
             progress(i + 1, n_pat)
     volume = np.sqrt(3.0) / 2.0 * res["a"] ** 2 * res["c"]
     data = {
-        "a": (("pattern", "phase"), res["a"], {"units": "Angstrom", "long_name": "refined a"}),
-        "c": (("pattern", "phase"), res["c"], {"units": "Angstrom", "long_name": "refined c"}),
-        "volume": (("pattern", "phase"), volume, {"units": "Angstrom^3", "long_name": "hexagonal cell volume"}),
-        "phase_weight": (("pattern", "phase"), res["phase_weight"], {"units": "-", "long_name": "share of integrated intensity"}),
+        "a": (("pattern", "phase"), res["a"], {"units": "angstrom", "long_name": "refined a"}),
+        "c": (("pattern", "phase"), res["c"], {"units": "angstrom", "long_name": "refined c"}),
+        "volume": (("pattern", "phase"), volume, {"units": "angstrom^3", "long_name": "hexagonal cell volume"}),
+        "phase_weight": (("pattern", "phase"), res["phase_weight"], {"units": "1", "long_name": "share of integrated intensity"}),
         "fwhm_003": (("pattern", "phase"), res["fwhm_003"], {"units": "deg"}),
-        "rwp": (("pattern",), rwp, {"units": "-", "long_name": "weighted-profile R factor"}),
-        "n_phases": (("pattern",), n_phases, {"units": "-"}),
-        "n_components": (("pattern",), n_components, {"units": "-", "long_name": "(003) components chosen by BIC"}),
+        "rwp": (("pattern",), rwp, {"units": "1", "long_name": "weighted-profile R factor"}),
+        "n_phases": (("pattern",), n_phases, {"units": "1"}),
+        "n_components": (("pattern",), n_components, {"units": "1", "long_name": "(003) components chosen by BIC"}),
         "dec_position": (("pattern", "component"), dec["dec_position"], {"units": "deg"}),
         "dec_fwhm": (("pattern", "component"), dec["dec_fwhm"], {"units": "deg"}),
         "dec_area": (("pattern", "component"), dec["dec_area"], {"units": "intensity x deg"}),
-        "dec_bic": (("pattern", "components"), dec_bic, {"units": "-", "long_name": "BIC of the k-component (003) fit"}),
-        "dec_eta": (("pattern",), dec_eta, {"units": "-", "long_name": "pseudo-Voigt eta of the (003) components"}),
+        "dec_bic": (("pattern", "components"), dec_bic, {"units": "1", "long_name": "BIC of the k-component (003) fit"}),
+        "dec_eta": (("pattern",), dec_eta, {"units": "1", "long_name": "pseudo-Voigt eta of the (003) components"}),
         "dec_background": (("pattern", "background_term"), dec_background,
                            {"units": "intensity, intensity/deg, deg", "long_name": "b0 + b1 (2theta - centre): b0, b1, centre"}),
     }

@@ -41,9 +41,13 @@ from pathlib import Path
 import xarray as xr
 
 from chemomech.errors import ConfigError
+from chemomech.io.atomic import write_file_atomic
+from chemomech.io.rundir import write_run_directory
+from chemomech.simulate import simulate, summary_of
+from chemomech.sweep.points_dir import POINTS, error_path, point_complete
+from chemomech.sweep.summary import sweep_summary, write_summary
 from chemomech.sweep.sweep_file import Sweep, SweepPoint, load_sweep
 
-POINTS = "points"
 # The scheduler's small HTTP server (health and metrics routes; the dashboard itself is off)
 # would take port 8787 and warn when that port is busy: a free local port instead.
 LOCAL_SCHEDULER_HTTP = {"dashboard_address": "127.0.0.1:0"}
@@ -53,8 +57,6 @@ def run_point(point_dir: str, config: dict, config_hash: str) -> dict:
     """The task run on a worker: simulate one point and write its run directory (replacing
     a stale one). Returns a small dict {name, ok, summary | error, wall_s}; never raises for
     a failing run (the error text is returned instead)."""
-    from chemomech.io.rundir import write_run_directory
-    from chemomech.simulate import simulate, summary_of
 
     started = time.perf_counter()
     name = Path(point_dir).name
@@ -70,21 +72,6 @@ def run_point(point_dir: str, config: dict, config_hash: str) -> dict:
 def _error_text(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def point_complete(point_dir: Path, config_hash: str) -> bool:
-    """True when point_dir holds config.toml, result.nc and a summary.json whose
-    config_sha256 equals `config_hash`."""
-    try:
-        summary = json.loads((point_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return (isinstance(summary, dict) and summary.get("config_sha256") == config_hash
-            and (point_dir / "result.nc").is_file() and (point_dir / "config.toml").is_file())
-
-
-def error_path(points_dir: Path, name: str) -> Path:
-    return points_dir / f"{name}.error.json"
 
 
 def check_sweep_directory(out: str | Path) -> Path:
@@ -144,8 +131,6 @@ def run_sweep(sweep: str | Path | dict | Sweep, out: str | Path, workers: int | 
     scheduler: address of a running Dask scheduler instead of a local cluster;
     client: an existing distributed.Client instead of either.
     """
-    from chemomech.io.atomic import write_file_atomic
-    from chemomech.sweep.summary import sweep_summary, write_summary
 
     started = time.perf_counter()
     check_execution(workers, scheduler, client)
@@ -187,7 +172,6 @@ def run_sweep(sweep: str | Path | dict | Sweep, out: str | Path, workers: int | 
 def _record(points_dir: Path, outcome: dict) -> None:
     """Write DIR/points/<name>.error.json for a failed point; remove an old one when the
     point now succeeded."""
-    from chemomech.io.atomic import write_file_atomic
 
     target = error_path(points_dir, outcome["name"])
     if outcome["ok"]:

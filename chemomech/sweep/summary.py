@@ -26,6 +26,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from chemomech.errors import ReadError
+from chemomech.io.atomic import write_file_atomic
+from chemomech.io.results import open_cycle_table
+from chemomech.sweep.points_dir import error_path, point_complete
 from chemomech.sweep.sweep_file import Sweep, schema_key
 
 SKIPPED_FIGURES = {"config_sha256"}
@@ -65,8 +69,6 @@ def key_units(key: str) -> str | None:
 def read_point(points_dir: Path, point) -> dict:
     """{"status": ok|failed|missing, "summary": dict, "error": str} of one point from its
     run directory and error record (only those carrying the point's current hash)."""
-    from chemomech.sweep.run_points import error_path, point_complete
-
     folder = points_dir / point.name
     if point_complete(folder, point.config_hash):
         return {"status": "ok", "summary": json.loads((folder / "summary.json").read_text()), "error": ""}
@@ -146,8 +148,6 @@ def sweep_summary(sweep: Sweep, points_dir: str | Path) -> xr.Dataset:
 
 def _cycle_figures(sweep: Sweep, points_dir: Path, states: list, dims: tuple) -> dict:
     """The per-cycle figures of the complete points over (axes..., cycle)."""
-    from chemomech.io.results import open_cycle_table
-
     tables = {}
     for point, state in zip(sweep.points, states):
         if state["status"] == "ok":
@@ -170,15 +170,11 @@ def _cycle_figures(sweep: Sweep, points_dir: Path, states: list, dims: tuple) ->
 
 def write_summary(ds: xr.Dataset, path: str | Path) -> Path:
     """Write the summary Dataset to netCDF (h5netcdf) atomically."""
-    from chemomech.io.atomic import write_file_atomic
-
     return write_file_atomic(path, lambda temporary: ds.to_netcdf(temporary, engine="h5netcdf"))
 
 
 def open_summary(sweep_dir: str | Path) -> xr.Dataset:
     """DIR/summary.nc loaded into memory (ReadError when it is missing)."""
-    from chemomech.errors import ReadError
-
     path = Path(sweep_dir) / "summary.nc"
     if not path.is_file():
         raise ReadError(f"{str(sweep_dir)!r} is not a sweep directory (no summary.nc inside)")

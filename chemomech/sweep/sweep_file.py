@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from chemomech.errors import ChemomechError, ConfigError
+from chemomech.io.config import SCHEMA, flatten_keys, material_in_folder, read_config, resolve_config
+from chemomech.materials.material import material_path
 
 SWEEP_KEYS = ("base", "set", "axes")
 RANGE_KEYS = ("start", "stop", "num", "step", "log")
@@ -170,8 +172,6 @@ def load_sweep(source: str | Path | dict) -> Sweep:
 def _read_base(base, folder: Path, where: str) -> dict:
     """The base run configuration: a path (relative to the sweep file) or an inline table.
     A relative material path in it is made absolute (relative to the file that names it)."""
-    from chemomech.io.config import read_config
-
     if base is None:
         raise ConfigError(f"{where}missing key 'base': a run configuration file (e.g. base = \"sphere_1d.toml\") or an inline table")
     if isinstance(base, str):
@@ -193,8 +193,6 @@ def _material_beside(material, folder: Path):
     """A relative material path (ends in .toml or has a folder) that exists relative to
     `folder` is made absolute, so it names the same file from any working directory and on
     every worker; names ("nc91") and other values are returned unchanged."""
-    from chemomech.io.config import material_in_folder
-
     beside = material_in_folder(material, folder) if isinstance(material, str) else None
     return material if beside is None else str(beside.resolve())
 
@@ -223,16 +221,12 @@ def _flatten(table: dict, where: str, section: str, ranges: bool, prefix: str = 
 
 def config_keys() -> list[str]:
     """The dotted run-configuration keys a sweep may vary."""
-    from chemomech.io.config import SCHEMA
-
     return ["material", "material_overrides.<material key>",
             *(f"{section}.{name}" for section, keys in SCHEMA.items() for name in keys)]
 
 
 def schema_key(key: str):
     """The chemomech.io.config.Key of a dotted `section.name`, or None (material keys)."""
-    from chemomech.io.config import SCHEMA
-
     section, _, name = key.partition(".")
     return SCHEMA.get(section, {}).get(name)
 
@@ -248,8 +242,6 @@ def _check_key(key: str, where: str, section: str) -> None:
 def set_key(config: dict, key: str, value) -> None:
     """config[section][name] = value for a dotted key (material_overrides takes the rest of
     the key as one dotted material key; nested override tables are flattened first)."""
-    from chemomech.io.config import flatten_keys
-
     if key == "material":
         config["material"] = value
         return
@@ -372,8 +364,6 @@ def point_name(axes: tuple[Axis, ...], values: tuple) -> str:
 
 def _expand(base: dict, axes: tuple[Axis, ...], where: str) -> tuple[SweepPoint, ...]:
     """The outer product of the axes; each point's configuration resolved and hashed."""
-    from chemomech.io.config import resolve_config
-
     grid = list(itertools.product(*(range(len(axis.values)) for axis in axes)))
     names = [point_name(axes, tuple(axis.values[i] for axis, i in zip(axes, index))) for index in grid]
     counts = Counter(names)
@@ -399,8 +389,6 @@ def config_hash(config: dict) -> str:
     """SHA-256 of a resolved run configuration (canonical JSON, sorted keys) together with
     the bytes of its material file, so that editing models/nc91.toml makes the points of
     NC91 stale as well. Code changes are not part of the hash."""
-    from chemomech.materials.material import material_path
-
     material = material_path(config["material"]).read_bytes()
     payload = json.dumps({"config": config, "material_sha256": hashlib.sha256(material).hexdigest()},
                          sort_keys=True, separators=(",", ":"))
