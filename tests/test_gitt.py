@@ -136,6 +136,7 @@ def test_gitt_figure(nc91_gitt, tmp_path):
     assert path.is_file() and path.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_voxel_gitt_runs():
     """GITT comes for free on voxel particles: a tiny single crystal, pulses land on the
     switch times, zero mean current at rest, charge conserved."""

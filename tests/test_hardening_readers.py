@@ -51,6 +51,7 @@ MEMORY_CHECK = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@pytest.mark.slow
 def test_reading_a_million_lines_stays_within_ten_times_the_arrays(tmp_path):
     """Peak resident memory while reading 1e6 lines (in a fresh process, so the peak is
     this read's) grows by less than 10 x the returned arrays (16 MB). The bound: the
@@ -221,6 +222,7 @@ def test_compare_cli_xrd_soc_out_of_range(sphere_run, synthetic_patterns, tmp_pa
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_compare_with_nan_rows_and_the_wavelength_origin(sphere_run, synthetic_patterns, tmp_path, capsys):
     """The first snapshot's synthetic pattern x 3 + 10 with three NaN rows: compared
     (Rwp ~ 0 as in test_compare), the NaN rows warned about once; compare.json says the

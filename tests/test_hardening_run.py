@@ -223,6 +223,7 @@ def test_large_runs_print_their_estimate_first(tmp_path, monkeypatch, capsys):
 
 
 # ---- 2. Ctrl-C -------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     """SIGINT 1.5 s into the computation (after the progress bar appeared): exit 130 (128 +
     SIGINT, the shell convention) within a few seconds, the one line, no traceback, no

@@ -33,6 +33,7 @@ def test_import_chemomech_loads_no_heavy_module():
     assert json.loads(done.stdout) == []
 
 
+@pytest.mark.slow
 def test_public_api_still_reachable():
     code = ("import types\n"
             "from chemomech.simulate import summary_of  # the submodule first: cm.simulate stays the function\n"

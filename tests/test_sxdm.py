@@ -223,6 +223,7 @@ def tiny_runs(small_runs):
     return small_runs
 
 
+@pytest.mark.slow
 def test_cli_writes_maps_figure_and_frames(tiny_runs, tmp_path, capsys):
     """`chemomech sxdm RUN --frames F.h5` on a real run writes sxdm_<k>.nc (maps with
     units), sxdm_<k>.png and the 5-D frames; the frames re-reduce to the same maps; a second
