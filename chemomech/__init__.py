@@ -13,8 +13,6 @@ The names below are imported on first use (module __getattr__, PEP 562), so that
 matplotlib or xraydb; `cm.simulate` etc. behave exactly as plain attributes.
 """
 
-import sys
-import types
 from importlib import import_module
 
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
@@ -32,9 +30,10 @@ _LAZY = {
     "Material": ("chemomech.materials.material", "Material"),
     "available_materials": ("chemomech.materials.material", "available_materials"),
     "load_material": ("chemomech.materials.material", "load_material"),
+    "simulate": ("chemomech.simulation.run", "simulate"),
 }
 
-__all__ = ["ChemomechError", "ConfigError", "MaterialError", "simulate", *sorted(_LAZY)]
+__all__ = ["ChemomechError", "ConfigError", "MaterialError", *sorted(_LAZY)]
 
 
 def __getattr__(name: str):
@@ -49,24 +48,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | {"simulate"})
-
-
-class _Package(types.ModuleType):
-    """The module type of `chemomech`: `cm.simulate` is the function chemomech.simulate.simulate.
-    The submodule of the same name, once imported, would replace a plain attribute (the
-    import system sets it on the package); this property keeps the function, and still
-    accepts a replacement function (monkeypatching)."""
-
-    @property
-    def simulate(self):
-        replacement = self.__dict__.get("_simulate_replacement")
-        return replacement if replacement is not None else import_module("chemomech.simulate").simulate
-
-    @simulate.setter
-    def simulate(self, value):
-        if not isinstance(value, types.ModuleType):  # the submodule itself is not the API
-            self.__dict__["_simulate_replacement"] = value
-
-
-sys.modules[__name__].__class__ = _Package
+    return sorted(set(globals()) | set(_LAZY))

@@ -40,7 +40,7 @@ def small_sphere_result():
 def small_runs(tmp_path_factory, small_voxel_result, small_sphere_result):
     """The two small results written as run directories: {"voxel": path, "sphere": path}."""
     from chemomech.io.rundir import write_run_directory
-    from chemomech.simulate import summary_of
+    from chemomech.simulation.run import summary_of
 
     base = tmp_path_factory.mktemp("runs")
     return {

@@ -99,7 +99,7 @@ def test_diffusivity_within_factor_two_in_solid_solution_range(nc91_gitt, tmp_pa
 
     from chemomech.io.rundir import write_run_directory
     from chemomech.io.results import open_run
-    from chemomech.simulate import summary_of
+    from chemomech.simulation.run import summary_of
 
     cfg = resolve_config(gitt_config())
     write_run_directory(tmp_path / "run", cfg, nc91_gitt, summary_of(nc91_gitt))

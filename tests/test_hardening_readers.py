@@ -197,7 +197,7 @@ def test_xrd_soc_outside_the_run(small_sphere_result):
 def sphere_run(tmp_path_factory, small_sphere_result):
     from chemomech.io.rundir import write_run_directory
     from tests.conftest import SMALL_SPHERE_CONFIG
-    from chemomech.simulate import summary_of
+    from chemomech.simulation.run import summary_of
 
     return write_run_directory(tmp_path_factory.mktemp("run") / "sphere", SMALL_SPHERE_CONFIG, small_sphere_result,
                                summary_of(small_sphere_result))

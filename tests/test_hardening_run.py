@@ -28,7 +28,7 @@ from chemomech.simulation.memory import GIB, estimate_run_memory
 from chemomech.simulation.spec import run_spec
 
 REPO = Path(__file__).resolve().parents[1]
-simulate_module = importlib.import_module("chemomech.simulate")
+simulate_module = importlib.import_module("chemomech.simulation.run")
 
 TINY = """\
 material = "nc91"

@@ -36,7 +36,7 @@ def test_import_chemomech_loads_no_heavy_module():
 @pytest.mark.slow
 def test_public_api_still_reachable():
     code = ("import types\n"
-            "from chemomech.simulate import summary_of  # the submodule first: cm.simulate stays the function\n"
+            "from chemomech.simulation.run import summary_of  # the submodule first: cm.simulate stays the function\n"
             "import chemomech as cm\n"
             "assert not isinstance(cm.simulate, types.ModuleType) and cm.simulate.__name__ == 'simulate'\n"
             "from chemomech import simulate\n"

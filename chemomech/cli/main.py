@@ -49,7 +49,7 @@ def _run(args) -> int:
         enable_compile_notice()
     # the imports below compile the 1-D kernels on first use (explicit signatures), before any progress bar
     from chemomech.io.rundir import check_output_directory, write_run_directory
-    from chemomech.simulate import simulate, summary_of
+    from chemomech.simulation.run import simulate, summary_of
     from chemomech.simulation.memory import GIB, available_memory, check_run_memory, describe_estimate
     from chemomech.simulation.spec import run_spec
 

@@ -1,2 +1,3 @@
 """The run layer: a configuration resolved once (spec), one adapter per geometry (sphere,
-voxels), and the records every result holds (records); simulate() ties them together."""
+voxels), the records every result holds (records), and run.simulate (cm.simulate), which
+ties them together."""

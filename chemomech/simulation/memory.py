@@ -78,14 +78,11 @@ def voxel_counts(particle: dict) -> tuple[int, int]:
     if particle["geometry"] == "single-crystal" and particle.get("shape") == "platelet":
         import numpy as np
 
-        from chemomech.geometry.voxel import platelet_vertices, rotation_from_c_axis, rotation_from_euler
+        from chemomech.geometry.voxel import platelet_vertices
+        from chemomech.simulation.voxels import crystal_rotation
 
         aspect = particle["aspect"]
-        if particle.get("euler_deg"):
-            rotation = rotation_from_euler(*particle["euler_deg"])
-        else:
-            rotation = rotation_from_c_axis(particle["c_axis"])
-        half_extent = np.abs(platelet_vertices(radius, aspect) @ np.asarray(rotation).T).max(axis=0)
+        half_extent = np.abs(platelet_vertices(radius, aspect) @ np.asarray(crystal_rotation(particle)).T).max(axis=0)
         box = math.prod(_box_count(float(e), voxel) for e in half_extent)
         solid = 1.5 * math.sqrt(3.0) * radius ** 2 * (2.0 * radius / aspect) / voxel ** 3
     else:

@@ -63,11 +63,11 @@ def snapshot_plan(history: History, count: int, cycles: list[int]) -> list[tuple
 
 def plan_state(history: History, k: int, w: float) -> np.ndarray:
     """The stored state of snapshot (k, w) (linear in time between two stored rows)."""
-    index = {row: n for n, row in enumerate(history.state_rows)}
-    state = np.asarray(history.states[index[k]], dtype=np.float64)
+    n = int(np.searchsorted(history.state_rows, k))  # state_rows is sorted; row k is stored
+    state = np.asarray(history.states[n], dtype=np.float64)
     if w == 0:
         return state
-    return (1 - w) * state + w * np.asarray(history.states[index[k + 1]], dtype=np.float64)
+    return (1 - w) * state + w * np.asarray(history.states[n + 1], dtype=np.float64)
 
 
 def snapshot_series(material: Material, history: History, plan) -> tuple[dict, np.ndarray]:

@@ -26,11 +26,15 @@ def voxel_particle(particle: dict) -> VoxelParticle:
     voxel = particle["voxel_nm"] * 1e-9
     if particle["geometry"] == "polycrystal":
         return polycrystal(radius, voxel, particle["grain_size_um"] * 1e-6, particle["seed"])
-    if particle["euler_deg"]:
-        rotation = rotation_from_euler(*particle["euler_deg"])
-    else:
-        rotation = rotation_from_c_axis(particle["c_axis"])
-    return single_crystal(particle["shape"], radius, voxel, rotation, aspect=particle["aspect"])
+    return single_crystal(particle["shape"], radius, voxel, crystal_rotation(particle), aspect=particle["aspect"])
+
+
+def crystal_rotation(particle: dict) -> np.ndarray:
+    """The crystal -> lab rotation of a resolved single-crystal [particle] table: from the
+    Bunge Euler angles euler_deg when given, else from the c_axis direction."""
+    if particle.get("euler_deg"):
+        return rotation_from_euler(*particle["euler_deg"])
+    return rotation_from_c_axis(particle["c_axis"])
 
 
 VOXEL_FIELDS = {  # name: (units, long_name) of the per-snapshot fields over (z, y, x)

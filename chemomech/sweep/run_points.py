@@ -1,6 +1,6 @@
 """Running the points of a sweep on dask.distributed, resumably.
 
-Each point is one task: chemomech.simulate of its resolved configuration, written with
+Each point is one task: chemomech.simulation.run.simulate of its resolved configuration, written with
 chemomech.io.rundir.write_run_directory to DIR/points/<name>/ (config.toml, result.nc,
 summary.json; staged in a hidden folder and renamed into place, so a point directory is
 either complete or absent). summary.json also holds `config_sha256`, the hash of the
@@ -43,7 +43,7 @@ import xarray as xr
 from chemomech.errors import ConfigError
 from chemomech.io.atomic import write_file_atomic
 from chemomech.io.rundir import write_run_directory
-from chemomech.simulate import simulate, summary_of
+from chemomech.simulation.run import simulate, summary_of
 from chemomech.sweep.points_dir import POINTS, error_path, point_complete
 from chemomech.sweep.summary import sweep_summary, write_summary
 from chemomech.sweep.sweep_file import Sweep, SweepPoint, load_sweep

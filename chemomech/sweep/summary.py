@@ -10,7 +10,7 @@ string axes such as material) holding
     (discharge_capacity, coulombic_efficiency, ...; io.results.CYCLE_FIGURES) over the
     axes and `cycle` (NaN past a point's last cycle).
 
-Units: of the figures from the naming convention of chemomech.simulate.summarize ("units
+Units: of the figures from the naming convention of chemomech.simulation (records.run_figures and the geometry adapters) ("units
 in the names": *_mAh_g -> mAh/g, *_pct -> %, *_mpa -> MPa, *_s -> s, ...) plus a table for
 the names without a suffix (soc_end, voltage_end, counts); of the axis coordinates from the
 bracketed unit in the key's description in chemomech.io.config.SCHEMA (protocol.c_rate

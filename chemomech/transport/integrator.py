@@ -413,20 +413,20 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
             v_new = stepper.voltage(x_new, current)
             reason, lands = ("v_max" if charging else "v_min"), False
         elif i_end is not None and abs(current) <= i_end:
-            start = abs(last_current) if last_current is not None else np.inf
-            if start > i_end and np.isfinite(start):
-                dt, x_new, current = locate_event(stepper, x, dt, hold_voltage, 0.0, current_event, i_end, start)
+            if last_current is not None and abs(last_current) > i_end:  # crossed in this time step
+                dt, x_new, current = locate_event(stepper, x, dt, hold_voltage, 0.0, current_event, i_end,
+                                                  abs(last_current))
                 v_new = stepper.voltage(x_new, current)
             reason, lands = "cv current below end value", False
         elif lands and step.mode == "voltage":
             reason = "cv time limit"
         if step.mode != "rest" and reason in (None, "time", "cv time limit"):
-            low, high = stepper.surface_range(x_new)
-            emptied, filled = current > 0 and low <= SURFACE_EMPTY, current < 0 and high >= SURFACE_FULL
+            surface = stepper.surface_range(x_new)  # (lowest, highest) surface x
+            emptied, filled = current > 0 and surface[0] <= SURFACE_EMPTY, current < 0 and surface[1] >= SURFACE_FULL
             if emptied or filled:  # located like the voltage: the surface value that ends it
                 side, target = (0, SURFACE_EMPTY) if emptied else (1, SURFACE_FULL)
                 start = stepper.surface_range(x)[side]
-                if (start - target) * (stepper.surface_range(x_new)[side] - target) < 0:
+                if (start - target) * (surface[side] - target) < 0:
                     dt, x_new, current = locate_event(
                         stepper, x, dt, hold_voltage, applied,
                         lambda x_trial, _current: stepper.surface_range(x_trial)[side], target, start)

@@ -36,7 +36,7 @@ MATERIALS = ("nc91", "nm91")
 @lru_cache(maxsize=None)
 def _summary(config_json: str) -> dict:
     """summary.json figures of one run (cached by its config as canonical JSON)."""
-    from chemomech.simulate import simulate, summary_of
+    from chemomech.simulation.run import simulate, summary_of
 
     return summary_of(simulate(json.loads(config_json)))
 

@@ -51,7 +51,7 @@ def _analysis():
 def gitt_case() -> Outcome:
     from chemomech.errors import ChemomechError
     from chemomech.materials import load_material
-    from chemomech.simulate import simulate
+    from chemomech.simulation.run import simulate
 
     gitt_diffusivity, reason = _analysis()
     if gitt_diffusivity is None:

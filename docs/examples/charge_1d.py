@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import chemomech as cm
+from chemomech.plotting import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "runs" / "sphere_1d.toml"  # 2 um sphere, 100 cells, 1C to 4.5 V
@@ -63,10 +64,7 @@ def visualize(result: dict, path) -> Path:
     profile_axes.set(xlabel="r [um]", ylabel="Li fraction x", title="x(r) at 4.5 V")
     profile_axes.legend(fontsize=8)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 import chemomech as cm
+from chemomech.geometry import SphereMesh
+from chemomech.plotting import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
-FARADAY = 96485.33212  # C/mol
 CONFIG = {
     "material": "nc91",
     "particle": {"geometry": "sphere-1d", "radius_um": 2.0, "cells": 100},
@@ -57,14 +58,13 @@ def li_balance(ds) -> dict:
     """Li in the particle at the end from the last snapshot's x(r) (cell-centred radial
     cells, exact shell volumes) against x_initial - Q_net / q_x, q_x = F c_max / rho (274.4 mAh/g
     per unit x for NC91); the last snapshot must be the end of the run."""
-    from chemomech.io.results import run_material
+    from chemomech.io.results import run_config, run_material
 
     material = run_material(ds)
-    r = ds.r.values
-    faces = np.concatenate([[0.0], 0.5 * (r[1:] + r[:-1]), [r[-1] + 0.5 * (r[-1] - r[-2])]])
-    shells = faces[1:] ** 3 - faces[:-1] ** 3
-    x_field = float((ds.x_li.isel(snapshot=-1).values * shells).sum() / shells.sum())
-    q_x = FARADAY * material.c_max / material.density / 3600.0  # C/kg -> mAh/g, per unit x
+    particle = run_config(ds)["particle"]
+    mesh = SphereMesh(particle["radius_um"] * 1e-6, particle["cells"])
+    x_field = float(mesh.volume_average(ds.x_li.isel(snapshot=-1).values))
+    q_x = material.capacity_theoretical  # F c_max / rho in mAh/g: the charge of unit x
     x_charge = material.x_initial - float(ds.capacity[-1]) / q_x
     return {"x_mean_field": x_field, "x_mean_from_charge": x_charge, "mAh_g_per_x": q_x,
             "x_initial": material.x_initial,
@@ -101,10 +101,7 @@ def visualize(result, path) -> Path:
     efficiency_axes.set_ylabel("coulombic efficiency", color="C1")
     cycle_axes.set_title("C/10 x 2, then 0.5C + CV hold + rest x 3")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 if __name__ == "__main__":

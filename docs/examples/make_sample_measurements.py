@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 import chemomech as cm
+from chemomech.plotting import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -127,7 +128,7 @@ def write(result: dict, data: Path = DATA) -> list[Path]:
 def write_source_run(result: dict, out: Path = SOURCE_RUN) -> Path:
     """The simulation the files came from, as a run directory (replaced if present)."""
     from chemomech.io.rundir import write_run_directory
-    from chemomech.simulate import summary_of
+    from chemomech.simulation.run import summary_of
 
     ds = result["run"]
     return write_run_directory(out, tomllib.loads(ds.attrs["config"]), ds, summary_of(ds), force=True)
@@ -154,10 +155,7 @@ def visualize(result: dict, path) -> Path:
     figure.colorbar(image, ax=xanes_axes, label=f"white line - {median:.2f} eV [eV]")
     xanes_axes.set(title="SYNTHETIC TXM-XANES, x-z slice", xlabel="x (40 nm)", ylabel="z")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    return path
+    return save_figure(figure, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 import chemomech as cm
+from chemomech.plotting import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVELENGTH_A = 0.1173  # the study's high-energy beamline
@@ -102,10 +103,7 @@ def visualize(result: dict, path) -> Path:
     shift_axes.set(xlabel="state of charge [%]", ylabel="(003) 2 theta [deg]", title="(003) position")
     shift_axes.legend(fontsize=8)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import chemomech as cm
+from chemomech.plotting import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = {
@@ -63,10 +64,7 @@ def visualize(result, path) -> Path:
              title="2 um sphere; bars: the study's SoC +- 0.02")
     axes.legend(fontsize=8)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 def direct_run(material: str, c_rate: float):
