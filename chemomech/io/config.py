@@ -106,6 +106,14 @@ OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
         "reference_cycle": Key(int, 0, "cycle of reference for capacity_retention (0: the first cycle of the second block, or cycle 1)",
                                at_least=0, high=10**7, kinds=("experiment",), optional=True),
     },
+    # coupling physics (transport/coupling.py), each off by default
+    "physics": {
+        "stress_assisted_diffusion": Key(bool, False, "Li chemical potential carries -Omega_ij sigma_ij (stress-assisted diffusion)", optional=True),
+        "slab_spacing_diffusivity": Key(bool, False, "D_ab depends on the elastic strain of the Li slab", optional=True),
+        "phase_separation": Key(bool, False, "H2-H3 miscibility gap with a gradient energy (Cahn-Hilliard)", optional=True),
+        "stress_update_x": Key(float, 0.01, "voxel particles: solve the stress again once x has moved by this much in any voxel [-]",
+                               low=0.0, high=1.0, optional=True),
+    },
     "output": {
         "snapshot_cycles": Key(list, [], "cycles whose states are kept: the end of each of their steps plus `snapshots` evenly in charge ([]: the whole run)",
                                structured=True, optional=True),
@@ -118,7 +126,7 @@ SOLVER_DEFAULTS = {
     "single-crystal": {"tolerance": 1e-3, "max_step_fraction": 0.05},
     "polycrystal": {"tolerance": 1e-3, "max_step_fraction": 0.05},
 }
-TOP_LEVEL = ("material", "material_overrides", *SCHEMA)
+TOP_LEVEL = ("material", "material_overrides", *SCHEMA, *(k for k in OPTIONAL_SCHEMA if k not in SCHEMA))
 
 
 def read_config(source: str | Path | dict) -> tuple[dict, Path | None]:
@@ -246,8 +254,8 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     if overrides:
         resolved["material_overrides"] = dict(overrides)
 
-    for section, always in SCHEMA.items():
-        keys = {**always, **OPTIONAL_SCHEMA.get(section, {})}
+    for section in (*SCHEMA, *(k for k in OPTIONAL_SCHEMA if k not in SCHEMA)):
+        keys = {**SCHEMA.get(section, {}), **OPTIONAL_SCHEMA.get(section, {})}
         given = raw.get(section, {})
         if not isinstance(given, dict):
             raise ConfigError(f"{section} must be a table ([{section}])")
@@ -265,6 +273,8 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             for name, spec in keys.items()
             if not (spec.optional and given.get(name, spec.default) == spec.default)
         }
+        if section not in SCHEMA and not resolved[section]:
+            del resolved[section]  # an all-optional table at its defaults is left out
     particle = resolved["particle"]
     if particle["euler_deg"] and particle["c_axis"] != SCHEMA["particle"]["c_axis"].default:
         raise ConfigError(
@@ -284,6 +294,8 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
                 f"particle (radius_um = {particle['radius_um']!r}); allowed: at most 1024")
     if particle["geometry"] == "polycrystal":
         _check_grain_size(particle["grain_size_um"], particle["radius_um"])
+
+    _check_physics_parameters(resolved.get("physics", {}), mat)
 
     protocol = resolved["protocol"]
     if protocol["kind"] == "experiment":
@@ -313,6 +325,19 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
 
     _check_snapshot_cycles(resolved["output"].get("snapshot_cycles", []), experiment_of(protocol).n_cycles)
     return resolved
+
+
+# physics options that need their own table in the material file
+PHYSICS_TABLES = {"slab_spacing_diffusivity": "slab_spacing", "phase_separation": "phase_separation"}
+
+
+def _check_physics_parameters(physics: dict, mat) -> None:
+    """An option switched on needs its parameter table in the material file."""
+    for option, table in PHYSICS_TABLES.items():
+        if physics.get(option) and table not in mat.raw:
+            raise ConfigError(
+                f"physics.{option} = true needs a [{table}] table in {mat.source_file}; allowed: add the "
+                f"table (see models/README.md, 'Coupling physics') or switch the option off")
 
 
 def _resolve_experiment(resolved: dict, mat) -> None:

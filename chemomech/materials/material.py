@@ -38,10 +38,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from chemomech.constants import FARADAY
 from chemomech.errors import MaterialError
+from chemomech.materials.pchip import Pchip
 
 PACKAGE_MODELS = "models"
 
@@ -229,17 +229,6 @@ def _check_ocv_monotone(raw: dict, x: np.ndarray, u: np.ndarray, origin: str) ->
     )
 
 
-class _Tabulated:
-    """Monotone cubic (PCHIP) interpolant of a table, held constant outside it."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray):
-        self.x_min, self.x_max = float(x[0]), float(x[-1])
-        self._spline = PchipInterpolator(x, y, extrapolate=False)
-
-    def __call__(self, x):
-        return self._spline(np.clip(np.asarray(x, dtype=float), self.x_min, self.x_max))
-
-
 @dataclass
 class Material:
     """A layered oxide cathode material, built from a material file.
@@ -264,10 +253,18 @@ class Material:
     ni_valence_constant: float  # v_Ni = (constant - x) / ni_fraction
     white_line_ni3_ev: float  # Ni K-edge white line energy for Ni3+
     white_line_shift_ev: float  # eV per unit of Ni valence
-    _ocv: _Tabulated = field(repr=False)
-    _log10_diffusivity: _Tabulated = field(repr=False)
-    _lattice_a: _Tabulated = field(repr=False)
-    _lattice_c: _Tabulated = field(repr=False)
+    _ocv: Pchip = field(repr=False)
+    _log10_diffusivity: Pchip = field(repr=False)
+    _lattice_a: Pchip = field(repr=False)
+    _lattice_c: Pchip = field(repr=False)
+    # optional coupling parameters (None when the file has no such table; see
+    # transport/coupling.py): [slab_spacing] and [phase_separation]
+    li_slab_height_angstrom: float | None = None  # Li slab height h_slab [Angstrom]
+    barrier_slope_ev_per_angstrom: float | None = None  # fall of the Li migration barrier per Angstrom of slab opening [eV/Angstrom]
+    gap_x_low: float | None = None  # H2-H3 miscibility window, lower end in x [-]
+    gap_x_high: float | None = None  # upper end in x [-]
+    gap_barrier_j_mol: float | None = None  # height W of the free-energy hump over the window [J/mol]
+    gradient_energy_j_m2_mol: float | None = None  # kappa of mu_grad = -kappa lap x [J m2/mol]
 
     # ---- derived scalars -------------------------------------------------------------
     @property
@@ -389,7 +386,11 @@ MATERIAL_KEYS: dict[str, tuple[str, ...]] = {
     "conductivity": ("electronic_S_m",),
     "disorder": ("li_ni_antisite_fraction",),
     "xanes": ("white_line_ni3_eV", "shift_eV_per_valence"),
+    # optional tables, read only by the coupling options of transport/coupling.py
+    "slab_spacing": ("li_slab_height_angstrom", "barrier_slope_eV_per_angstrom"),
+    "phase_separation": ("x_low", "x_high", "barrier_J_mol", "gradient_energy_J_m2_mol"),
 }
+OPTIONAL_TABLES = ("slab_spacing", "phase_separation")
 MATERIAL_SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "composition": ("ni_valence_source",),  # the source of ni_valence_constant (shipped files)
     "ocv": ("non_monotone_source",),  # why allow_non_monotone is set
@@ -476,11 +477,33 @@ def build_material(raw: dict, origin: str) -> Material:
         ni_valence_constant=_number(raw, "composition.ni_valence_constant", origin, low=0, high=10),
         white_line_ni3_ev=_number(raw, "xanes.white_line_ni3_eV", origin, low=8000, high=9000),
         white_line_shift_ev=_number(raw, "xanes.shift_eV_per_valence", origin, low=0, high=10),
-        _ocv=_Tabulated(x_ocv, u),
-        _log10_diffusivity=_Tabulated(x_d, log10_d),
-        _lattice_a=_Tabulated(x_a, a),
-        _lattice_c=_Tabulated(x_c, c),
+        _ocv=Pchip(x_ocv, u),
+        _log10_diffusivity=Pchip(x_d, log10_d),
+        _lattice_a=Pchip(x_a, a),
+        _lattice_c=Pchip(x_c, c),
+        **_coupling_parameters(raw, origin),
     )
+
+
+def _coupling_parameters(raw: dict, origin: str) -> dict:
+    """The optional [slab_spacing] and [phase_separation] tables (all keys of a table are
+    required once the table is given)."""
+    out = {}
+    if "slab_spacing" in raw:
+        out["li_slab_height_angstrom"] = _number(raw, "slab_spacing.li_slab_height_angstrom", origin,
+                                                 low=0, high=10, inclusive=False)
+        out["barrier_slope_ev_per_angstrom"] = _number(raw, "slab_spacing.barrier_slope_eV_per_angstrom",
+                                                       origin, low=0, high=100)
+    if "phase_separation" in raw:
+        low = _number(raw, "phase_separation.x_low", origin, low=0, high=1)
+        high = _number(raw, "phase_separation.x_high", origin, low=0, high=1)
+        if not low < high:
+            raise MaterialError(f"{origin}: [phase_separation] x_low = {low:g} must be below x_high = {high:g}")
+        out["gap_x_low"], out["gap_x_high"] = low, high
+        out["gap_barrier_j_mol"] = _number(raw, "phase_separation.barrier_J_mol", origin, low=0, high=1e6)
+        out["gradient_energy_j_m2_mol"] = _number(raw, "phase_separation.gradient_energy_J_m2_mol",
+                                                  origin, low=0, high=1, inclusive=False)
+    return out
 
 
 def load_material(name_or_path: str | Path, overrides: dict | None = None) -> Material:

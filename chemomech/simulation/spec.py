@@ -16,6 +16,7 @@ from chemomech.io.results import material_from_text
 from chemomech.materials.material import Material, material_path
 from chemomech.protocol import Experiment
 from chemomech.protocol.from_config import experiment_of
+from chemomech.transport.coupling import PhysicsOptions, physics_options
 from chemomech.transport.integrator import SolverOptions
 
 
@@ -34,6 +35,7 @@ class RunSpec:
     snapshots: int
     snapshot_cycles: tuple     # cycles whose states are kept (empty: the whole run)
     mechanics: bool
+    physics: PhysicsOptions    # the coupling options ([physics]; all off: the Fickian model)
 
 
 def run_spec(config: dict | str | Path, assignments: list[str] | None = None) -> RunSpec:
@@ -55,4 +57,5 @@ def run_spec(config: dict | str | Path, assignments: list[str] | None = None) ->
         snapshots=output["snapshots"],
         snapshot_cycles=tuple(output.get("snapshot_cycles", [])),
         mechanics=output["mechanics"],
+        physics=physics_options(cfg.get("physics")),
     )
