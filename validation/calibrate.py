@@ -3,6 +3,8 @@
     python validation/calibrate.py            # print target vs model for every row
     python validation/calibrate.py --fit      # re-fit, print the fitted tables
     python validation/calibrate.py --fit --write   # ... and write them into models/*.toml
+    python validation/calibrate.py --physics stress_assisted_diffusion [--fit]
+                                              # the rows (and a re-fit) with coupling options on
 
 The same rows (with figures, next to the analytical and study cases) are part of
 `chemomech validate` (chemomech/validation/, README "Validation"); the particle, targets
@@ -45,6 +47,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from chemomech.materials.material import build_material, material_path, read_material_file
+from chemomech.transport.coupling import PhysicsOptions
 from chemomech.validation.calibration import (  # shared with `chemomech validate`
     RATIO_END,
     RATIO_MID,
@@ -101,11 +104,12 @@ def transformed_raw(raw: dict, d_shifts=(), s=1.0, t=1.0) -> dict:
     return new
 
 
-def calibration_rows(materials: dict) -> list[Row]:
-    """Target vs model for every calibration row; `materials` maps nc91/nm91 to Material."""
+def calibration_rows(materials: dict, physics: PhysicsOptions = PhysicsOptions()) -> list[Row]:
+    """Target vs model for every calibration row; `materials` maps nc91/nm91 to Material;
+    the charges run with the coupling options `physics`."""
     rows = []
     for key, material in materials.items():
-        figures = model_figures(material)
+        figures = model_figures(material, physics=physics)
         for name, target in TARGETS[key].items():
             value = figures[name]
             rows.append(
@@ -137,10 +141,12 @@ def tie_to_reference(raw: dict, reference: dict, x_from: float = 0.5) -> dict:
     return new
 
 
-def fit(raw: dict, key: str, origin: str, reference: dict | None = None) -> tuple[dict, dict]:
-    """Fit the two log10 D shifts to the SoC rows, then (s, t) to the lattice rows;
-    return the fitted parameters and the fitted raw material dict. For NM91, `reference`
-    is NC91's fitted dict (its D below 50 % SoC is copied first)."""
+def fit(raw: dict, key: str, origin: str, reference: dict | None = None,
+        physics: PhysicsOptions = PhysicsOptions()) -> tuple[dict, dict]:
+    """Fit the two log10 D shifts to the SoC rows, then (s, t) to the lattice rows, with
+    the coupling options `physics`; return the fitted parameters and the fitted raw
+    material dict. For NM91, `reference` is NC91's fitted dict (its D below 50 % SoC is
+    copied first)."""
     target = TARGETS[key]
     if reference is not None:
         raw = tie_to_reference(raw, reference)
@@ -152,13 +158,15 @@ def fit(raw: dict, key: str, origin: str, reference: dict | None = None) -> tupl
     def rate_residual(params):
         material = build_material(shifted(params), origin)
         return [
-            (soc_end(material, charge(material, 0.1)) - target["soc_c10"]) / TOLERANCE["soc_c10"],
-            (soc_end(material, charge(material, 1.0)) - target["soc_1c"]) / TOLERANCE["soc_1c"],
+            (soc_end(material, charge(material, 0.1, physics)) - target["soc_c10"]) / TOLERANCE["soc_c10"],
+            (soc_end(material, charge(material, 1.0, physics)) - target["soc_1c"]) / TOLERANCE["soc_1c"],
         ]
 
     d_params = least_squares(rate_residual, [0.0, 0.0], diff_step=1e-3, xtol=1e-6).x
     rate_fitted = shifted(d_params)
-    slow = charge(build_material(rate_fitted, origin), 0.1)  # lattice does not affect transport
+    slow = charge(build_material(rate_fitted, origin), 0.1, physics)
+    # (the fit of s, t holds this charge fixed: with stress coupling the lattice shapes
+    # also act on transport, a second-order effect on the lattice rows)
 
     def lattice_residual(params):
         material = build_material(transformed_raw(rate_fitted, s=params[0], t=params[1]), origin)
@@ -188,6 +196,16 @@ def write_tables(path: Path, fitted: dict) -> None:
     path.write_text(text)
 
 
+def parse_physics(text: str) -> PhysicsOptions:
+    """PhysicsOptions with the comma-separated boolean [physics] keys of `text` on."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    allowed = [n for n in PhysicsOptions.__dataclass_fields__ if n != "stress_update_x"]
+    for name in names:
+        if name not in allowed:
+            raise SystemExit(f"--physics {name}: unknown option; allowed: {', '.join(allowed)}")
+    return PhysicsOptions(**{n: True for n in names})
+
+
 def print_rows(rows: list[Row]) -> None:
     width = max(len(r.name) for r in rows)
     print(f"{'row':<{width}}  {'target':>12}  {'model':>8}  ok")
@@ -199,7 +217,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fit", action="store_true", help="re-fit the tables and print them")
     parser.add_argument("--write", action="store_true", help="with --fit: write the fitted tables into models/*.toml")
+    parser.add_argument("--physics", default="", metavar="OPTION[,OPTION]",
+                        help="coupling options switched on for every charge ([physics] keys, comma-separated)")
     args = parser.parse_args(argv)
+    physics = parse_physics(args.physics)
+    if args.write and not physics.fickian:
+        raise SystemExit("--write rewrites the default (Fickian) tables; use it without --physics")
 
     materials = {}
     reference = None
@@ -207,7 +230,7 @@ def main(argv=None) -> int:
         raw, path = read_material_file(key)
         origin = f"material file {path.name}"
         if args.fit:
-            params, raw = fit(raw, key, origin, reference)
+            params, raw = fit(raw, key, origin, reference, physics)
             print(f"{key}: fitted log10 D shifts {params['d_shift_1']:+.4f}, {params['d_shift_2']:+.4f}; "
                   f"s = {params['s']:.4f} (c collapse scale), t = {params['t']:.4f} (a drop scale)")
             if args.write:
@@ -216,7 +239,9 @@ def main(argv=None) -> int:
         reference = raw if reference is None else reference
         materials[key] = build_material(raw, origin)
 
-    rows = calibration_rows(materials)
+    if not physics.fickian:
+        print(f"coupling options: {', '.join(physics.switched_on())}")
+    rows = calibration_rows(materials, physics)
     print_rows(rows)
     return 0 if all(r.ok for r in rows) else 1
 

@@ -113,6 +113,8 @@ def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_
                         **pulse_vars})
         ds = ds.assign_coords(pulse=("pulse", np.arange(count), {"units": "1", "long_name": "GITT pulse number"}))
         summary["pulses"] = int(ds.sizes["pulse"])
+    if not spec.physics.fickian:  # the coupling options switched on ([physics])
+        summary["physics"] = ", ".join(spec.physics.switched_on())
     summary["wall_s"] = wallclock.perf_counter() - started
     ds.attrs.update({
         "title": f"chemomech {spec.geometry} {spec.protocol_kind} of {material.name}",

@@ -32,7 +32,7 @@ class SphereRun:
     def integrate(self, progress=None) -> SphereSolution:
         spec = self.spec
         return run_sphere(spec.material, self.mesh, spec.experiment, spec.solver, progress=progress,
-                          keep_cycles=spec.snapshot_cycles or None)
+                          keep_cycles=spec.snapshot_cycles or None, physics=spec.physics)
 
     def fields(self, solution: SphereSolution, plan) -> tuple[dict, dict, dict]:
         """x_li, lattice and the isotropic free-sphere stress on the snapshots over `r`;

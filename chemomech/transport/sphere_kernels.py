@@ -13,7 +13,9 @@ current) or set by the electrode potential (constant voltage): then
 U(x_s) + (2RT/F) asinh(i/(2 i0(x_s))) + i L/sigma = V is solved for i at every iterate.
 
 Material functions enter as tables sampled on a uniform grid of x in [0, 1] (rows:
-D [m2/s], U [V], i0 [A/m2]) and are interpolated linearly; the tables are built from the
+D [m2/s], U [V], i0 [A/m2]; the coupling physics of sphere_coupled_kernels adds
+dmu_ocv/dx [J/mol], the isotropic eigenstrain beta [-], Omega_v [m3/mol] and mu_gap
+[J/mol]) and are interpolated linearly; the tables are built from the
 material's smooth interpolants with 4001 points. The table error is ~1e-7 relative over
 most of the range and at most ~2e-5 relative in D and i0 and ~4e-6 V in U next to the
 material tables' own nodes (measured against the material functions), below the
@@ -26,6 +28,12 @@ import numpy as np
 from numba import njit
 
 TABLE_D, TABLE_U, TABLE_I0 = 0, 1, 2
+# rows read only by the coupling physics (sphere_coupled_kernels, transport/coupling.py):
+TABLE_DMU = 3      # dmu_ocv/dx = -F dU/dx [J/mol]
+TABLE_BETA = 4     # isotropic eigenstrain beta = (2 eps_a + eps_c)/3 [-]
+TABLE_OMEGA_V = 5  # Omega_v = 2 Omega_a + Omega_c, trace of the partial molar strain [m3/mol]
+TABLE_MU_GAP = 6   # miscibility-gap chemical potential mu_gap [J/mol] (0 without [phase_separation])
+TABLE_ROWS = 7
 
 
 @njit("(float64[:, ::1], int64, float64)", cache=True)

@@ -23,6 +23,7 @@ from functools import lru_cache
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.simulation.sphere import particle_lattice
 from chemomech.protocol import cc_charge
+from chemomech.transport.coupling import PhysicsOptions
 from chemomech.transport.sphere_transport import run_sphere
 from chemomech.validation.core import Outcome, between, new_figure, within
 
@@ -52,9 +53,11 @@ RATIO_END = (0.85, 4.0)  # SoC, lower bound of D(NC91)/D(NM91)
 RATIO_MID = (0.40, 0.67, 1.5)  # SoC, bounds
 
 
-def charge(material, c_rate):
-    """CC charge of the calibration sphere to 4.5 V (a SphereSolution)."""
-    return run_sphere(material, SphereMesh(RADIUS, CELLS), cc_charge(c_rate=c_rate, v_max=V_MAX))
+def charge(material, c_rate, physics: PhysicsOptions = PhysicsOptions()):
+    """CC charge of the calibration sphere to 4.5 V (a SphereSolution), with the coupling
+    options `physics` (default: none, the Fickian model)."""
+    return run_sphere(material, SphereMesh(RADIUS, CELLS), cc_charge(c_rate=c_rate, v_max=V_MAX),
+                      physics=physics)
 
 
 def soc_end(material, solution) -> float:
@@ -73,10 +76,11 @@ def lattice_figures(material, solution) -> tuple[float, float]:
     )
 
 
-def model_figures(material, slow=None, fast=None) -> dict:
-    """The four per-material figures from a C/10 and a 1C charge (run here if not given)."""
-    slow = charge(material, 0.1) if slow is None else slow
-    fast = charge(material, 1.0) if fast is None else fast
+def model_figures(material, slow=None, fast=None, physics: PhysicsOptions = PhysicsOptions()) -> dict:
+    """The four per-material figures from a C/10 and a 1C charge (run here, with the
+    coupling options `physics`, if not given)."""
+    slow = charge(material, 0.1, physics) if slow is None else slow
+    fast = charge(material, 1.0, physics) if fast is None else fast
     c_drop, shrink = lattice_figures(material, slow)
     return {
         "soc_c10": soc_end(material, slow),
