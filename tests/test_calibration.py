@@ -48,3 +48,31 @@ def test_fit_is_a_fixed_point_of_the_shipped_files(calibrate):
 def test_calibration_script_exit_status(calibrate, capsys):
     assert calibrate.main([]) == 0
     assert "NM91: SoC at 4.5 V, 1C" in capsys.readouterr().out
+
+
+OPTION_SETS = ["stress_assisted_diffusion", "slab_spacing_diffusivity", "phase_separation",
+               "stress_assisted_diffusion,slab_spacing_diffusivity,phase_separation"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", OPTION_SETS)
+def test_calibration_rows_hold_under_each_coupling_option(calibrate, options):
+    """With the tables re-fitted under the options ([recalibrated."..."] in models/*.toml,
+    written by calibrate.py --physics ... --fit --write), the same rows of the study hold
+    with the options on."""
+    physics = calibrate.parse_physics(options)
+    names = physics.switched_on()
+    materials = {}
+    for key in ("nc91", "nm91"):
+        raw, path = calibrate.read_material_file(key)
+        raw, used = calibrate.apply_recalibration(raw, names)
+        assert used == "+".join(names)
+        materials[key] = calibrate.build_material(raw, path.name)
+    rows = calibrate.calibration_rows(materials, physics)
+    failing = [f"{r.name}: model {r.model:.4f}, target {r.target}" for r in rows if not r.ok]
+    assert not failing, "\n".join(failing)
+
+
+def test_unknown_physics_option_in_the_calibration_script(calibrate):
+    with pytest.raises(SystemExit, match="--physics stress: unknown option; allowed: stress_assisted_diffusion"):
+        calibrate.main(["--physics", "stress"])

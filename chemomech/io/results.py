@@ -21,6 +21,8 @@ import xarray as xr
 
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
 from chemomech.materials.material import Material, apply_overrides, build_material, load_material
+from chemomech.materials.recalibration import apply_recalibration
+from chemomech.transport.coupling import physics_options
 
 
 def open_run(run: str | Path) -> xr.Dataset:
@@ -60,12 +62,15 @@ def material_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def material_from_text(text: str, overrides: dict | None, origin: str) -> Material:
-    """A Material from the text of a material file and dotted-key overrides."""
+def material_from_text(text: str, overrides: dict | None, origin: str, options=()) -> Material:
+    """A Material from the text of a material file and dotted-key overrides; with coupling
+    `options` switched on (names, in [physics] order), the file's tables re-fitted under
+    them where it has them (materials/recalibration.py), before the overrides."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MaterialError(f"{origin}: malformed TOML ({exc})") from None
+    raw, _ = apply_recalibration(raw, options)
     if overrides:
         raw = apply_overrides(raw, overrides, origin)
     return build_material(raw, origin)
@@ -80,7 +85,8 @@ def run_material(ds: xr.Dataset) -> Material:
     text = ds.attrs.get("material_toml")
     if text is None:
         return load_material(config["material"], overrides)
-    return material_from_text(str(text), overrides, f"material stored in the run ({config['material']})")
+    options = physics_options(config.get("physics")).switched_on()
+    return material_from_text(str(text), overrides, f"material stored in the run ({config['material']})", options)
 
 
 def run_c_rate(ds: xr.Dataset) -> float:

@@ -41,6 +41,7 @@ import numpy as np
 
 from chemomech.constants import FARADAY
 from chemomech.errors import MaterialError
+from chemomech.materials import recalibration
 from chemomech.materials.pchip import Pchip
 
 PACKAGE_MODELS = "models"
@@ -406,9 +407,12 @@ def _allowed_key(section: str, key: str) -> bool:
 def check_material_keys(raw: dict, origin: str) -> None:
     """Unknown top-level keys, unknown tables and unknown keys inside a table are errors,
     as are source strings that are not strings (MATERIAL_KEYS lists what is allowed)."""
-    tables = ", ".join(f"[{t}]" for t in MATERIAL_KEYS)
+    tables = ", ".join(f"[{t}]" for t in (*MATERIAL_KEYS, recalibration.TABLE))
     for key, value in raw.items():
         if key in MATERIAL_TOP_LEVEL:
+            continue
+        if key == recalibration.TABLE:  # tables re-fitted under coupling options
+            recalibration.check_recalibrated(raw, origin)
             continue
         if key not in MATERIAL_KEYS:
             what = "table" if isinstance(value, dict) else "key"

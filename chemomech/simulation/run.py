@@ -115,6 +115,7 @@ def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_
         summary["pulses"] = int(ds.sizes["pulse"])
     if not spec.physics.fickian:  # the coupling options switched on ([physics])
         summary["physics"] = ", ".join(spec.physics.switched_on())
+        summary["material_calibration"] = spec.calibration
     summary["wall_s"] = wallclock.perf_counter() - started
     ds.attrs.update({
         "title": f"chemomech {spec.geometry} {spec.protocol_kind} of {material.name}",

@@ -8,12 +8,15 @@ as an Experiment, the solver options and the output choices.
 
 from __future__ import annotations
 
+import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from chemomech.io.config import resolve_config
 from chemomech.io.results import material_from_text
 from chemomech.materials.material import Material, material_path
+from chemomech.materials.recalibration import TABLE as RECALIBRATED, options_key
 from chemomech.protocol import Experiment
 from chemomech.protocol.from_config import experiment_of
 from chemomech.transport.coupling import PhysicsOptions, physics_options
@@ -36,6 +39,7 @@ class RunSpec:
     snapshot_cycles: tuple     # cycles whose states are kept (empty: the whole run)
     mechanics: bool
     physics: PhysicsOptions    # the coupling options ([physics]; all off: the Fickian model)
+    calibration: str           # which tables the material uses (materials/recalibration.py)
 
 
 def run_spec(config: dict | str | Path, assignments: list[str] | None = None) -> RunSpec:
@@ -43,7 +47,19 @@ def run_spec(config: dict | str | Path, assignments: list[str] | None = None) ->
     cfg = resolve_config(config, assignments)
     path = material_path(cfg["material"])
     text = path.read_text(encoding="utf-8")
-    material = material_from_text(text, cfg.get("material_overrides"), f"material file {path.name}")
+    physics = physics_options(cfg.get("physics"))
+    options = physics.switched_on()
+    material = material_from_text(text, cfg.get("material_overrides"), f"material file {path.name}", options)
+    calibration = "default tables (Fickian calibration)"
+    if options:
+        if options_key(options) in tomllib.loads(text).get(RECALIBRATED, {}):
+            calibration = f'tables re-fitted with {", ".join(options)} ([{RECALIBRATED}."{options_key(options)}"])'
+        else:
+            calibration = f"default tables (Fickian calibration; {path.name} has none re-fitted with {', '.join(options)})"
+            warnings.warn(
+                f"{path.name} has no tables re-fitted with {', '.join(options)}: the Fickian calibration is used "
+                f"and the calibration rows may not hold (python validation/calibrate.py --physics "
+                f"{','.join(options)} --fit --write)", stacklevel=2)
     protocol, output, solver = cfg["protocol"], cfg["output"], cfg["solver"]
     return RunSpec(
         config=cfg,
@@ -57,5 +73,6 @@ def run_spec(config: dict | str | Path, assignments: list[str] | None = None) ->
         snapshots=output["snapshots"],
         snapshot_cycles=tuple(output.get("snapshot_cycles", [])),
         mechanics=output["mechanics"],
-        physics=physics_options(cfg.get("physics")),
+        physics=physics,
+        calibration=calibration,
     )
