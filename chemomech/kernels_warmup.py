@@ -15,8 +15,10 @@ runs load it (milliseconds). Three things keep that first run short and explaine
 - The 1-D sphere kernels (transport/sphere_kernels.py, integrator.local_error) carry
   explicit signatures: one specialisation each, compiled (or loaded) when the module is
   imported, before a run's progress bar starts, so the bar's ETA is not spoilt by
-  compilation. The voxel, mechanics and observables kernels compile on first call (a 1-D
-  run never touches them); a notice enabled by the CLI is then printed above the bar.
+  compilation. The coupled 1-D kernels (transport/sphere_coupled_kernels.py, used only
+  with [physics] options on) and the voxel, mechanics and observables kernels compile on
+  first call (a Fickian 1-D run never touches them); a notice enabled by the CLI is then
+  printed above the bar.
 
 `import chemomech` itself imports no numba and compiles nothing.
 """

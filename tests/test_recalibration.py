@@ -47,6 +47,16 @@ def test_overrides_apply_after_the_refit():
     assert spec.material.out_of_plane_ratio == 0.5
 
 
+def test_a_refit_of_another_length_is_an_error_when_used(tmp_path):
+    text = (models_directory() / "nc91.toml").read_text()
+    text = text.split("[recalibrated.")[0] + '[recalibrated."phase_separation"]\ndiffusivity_log10_m2_s = [1.0]\n'
+    path = tmp_path / "short.toml"
+    path.write_text(text)
+    load_material(path)  # loads: runs without the option do not use it
+    with pytest.raises(Exception, match=re.escape('[recalibrated."phase_separation"] diffusivity_log10_m2_s must be a list as long as [diffusivity] log10_m2_s (14 values)')):
+        run_spec({"material": str(path), "physics": {"phase_separation": True}})
+
+
 def test_apply_recalibration_without_options_is_the_identity():
     raw, _ = read_material_file("nm91")
     same, used = apply_recalibration(raw, [])
@@ -55,8 +65,8 @@ def test_apply_recalibration_without_options_is_the_identity():
 
 
 @pytest.mark.parametrize("table, message", [
-    ('[recalibrated."phase_separation"]\ndiffusivity_log10_m2_s = [1.0]\n',
-     '[recalibrated."phase_separation"] diffusivity_log10_m2_s must be a list as long as [diffusivity] log10_m2_s'),
+    ('[recalibrated."phase_separation"]\ndiffusivity_log10_m2_s = ["a"]\n',
+     '[recalibrated."phase_separation"] diffusivity_log10_m2_s must be a list of numbers'),
     ('[recalibrated."phase_separation"]\nocv_volts = [1.0]\n',
      """unknown key '[recalibrated."phase_separation"] ocv_volts'; allowed: diffusivity_log10_m2_s"""),
     ('[recalibrated."phase_separation"]\nsource = 3\n', "source must be a string"),

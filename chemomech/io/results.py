@@ -70,7 +70,7 @@ def material_from_text(text: str, overrides: dict | None, origin: str, options=(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MaterialError(f"{origin}: malformed TOML ({exc})") from None
-    raw, _ = apply_recalibration(raw, options)
+    raw, _ = apply_recalibration(raw, options, origin)
     if overrides:
         raw = apply_overrides(raw, overrides, origin)
     return build_material(raw, origin)

@@ -41,8 +41,10 @@ def options_key(options) -> str:
 
 
 def check_recalibrated(raw: dict, origin: str) -> None:
-    """Every [recalibrated."..."] table holds only the keys of REPLACES (each a list as
-    long as the table it replaces) and a source string."""
+    """Every [recalibrated."..."] table holds only the keys of REPLACES (each a list of
+    numbers) and a source string. (That each is as long as the table it replaces is
+    checked when it is used, apply_recalibration: a file whose default tables were
+    replaced by others of another length still loads for runs without the options.)"""
     tables = raw.get(TABLE, {})
     if not isinstance(tables, dict):
         raise MaterialError(f"{origin}: {TABLE} must be a table of tables [{TABLE}.\"OPTIONS\"]")
@@ -57,15 +59,14 @@ def check_recalibrated(raw: dict, origin: str) -> None:
                 continue
             if key not in REPLACES:
                 raise MaterialError(f"{origin}: unknown key '{where} {key}'; allowed: {', '.join(REPLACES)} and source")
-            section, column = REPLACES[key]
-            base = raw.get(section, {}).get(column)
-            if not isinstance(value, list) or base is None or len(value) != len(base):
-                raise MaterialError(f"{origin}: {where} {key} must be a list as long as [{section}] {column}")
+            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise MaterialError(f"{origin}: {where} {key} must be a list of numbers")
 
 
-def apply_recalibration(raw: dict, options) -> tuple[dict, str | None]:
+def apply_recalibration(raw: dict, options, origin: str = "material file") -> tuple[dict, str | None]:
     """A copy of `raw` with the tables of [recalibrated."<options>"] in place of the default
-    ones, and the name of the table used (None: no option on, or no such table)."""
+    ones, and the name of the table used (None: no option on, or no such table).
+    MaterialError when a re-fitted table is not as long as the one it replaces."""
     name = options_key(options)
     table = raw.get(TABLE, {}).get(name) if name else None
     if table is None:
@@ -73,5 +74,8 @@ def apply_recalibration(raw: dict, options) -> tuple[dict, str | None]:
     result = copy.deepcopy(raw)
     for key, (section, column) in REPLACES.items():
         if key in table:
+            if len(table[key]) != len(raw[section][column]):
+                raise MaterialError(f'{origin}: [{TABLE}."{name}"] {key} must be a list as long as '
+                                    f"[{section}] {column} ({len(raw[section][column])} values)")
             result[section][column] = list(table[key])
     return result, name

@@ -79,7 +79,7 @@ CV_STEP_X = 1e-7  # finite-difference step of the constant-voltage current in x 
 CV_STEP_V = 1e-6  # ... and in the equilibrium-potential shift [V]
 
 
-@njit("(float64[:, ::1], float64[:, ::1])", cache=True)
+@njit(cache=True)
 def solve_banded(band, rhs):
     """Solve A X = rhs for a pentadiagonal A by Gaussian elimination with partial
     pivoting (the LAPACK gbsv scheme: row swaps widen the upper band from 2 to 4).
@@ -125,7 +125,7 @@ def solve_banded(band, rhs):
     return out
 
 
-@njit("(float64[::1], float64[::1], float64)", cache=True)
+@njit(cache=True)
 def laplacian_weights(volumes, areas, dr):
     """Finite-volume spherical Laplacian lap_i = lo_i (x_{i-1} - x_i) + hi_i (x_{i+1} - x_i)
     [1/m2]: lo_i = A_{i-1/2}/(dr V_i) (0 for i = 0, A = 0 at r = 0), hi_i = A_{i+1/2}/(dr V_i)
@@ -139,9 +139,7 @@ def laplacian_weights(volumes, areas, dr):
     return lo, hi
 
 
-@njit("(float64[::1], float64[:, ::1], float64[::1], float64[::1], float64, boolean, boolean, boolean, "
-      "float64, float64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
-      "float64[::1], float64[::1])", cache=True)
+@njit(cache=True)
 def cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
                 mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid):
     """Fill, per cell i, the extra chemical potential mu_i [J/mol] (module docstring), its
@@ -195,15 +193,14 @@ def cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_
     return beta_mean
 
 
-@njit("(float64, float64, float64, float64)", cache=True)
+@njit(cache=True)
 def slab_factor(sigma_a, sigma_b, strain_per_stress, slab_gain):
     """S_f = exp(g eps_f), eps_f = (sigma_a + sigma_b)/2 * strain_per_stress [-], with
     strain_per_stress = 1/(3 K_bulk) [1/Pa] and g = s h_slab/(k_B T) [-]."""
     return np.exp(slab_gain * (0.5 * (sigma_a + sigma_b) * strain_per_stress))
 
 
-@njit("(float64, float64, float64, float64, float64[:, ::1], boolean, boolean, boolean, float64, "
-      "float64)", cache=True)
+@njit(cache=True)
 def surface_half_step(x_cell, sigma_cell, dmu_dx_cell, half_dr_flux_per_current, table,
                       stress_drift, slab, phase, strain_per_stress, slab_gain):
     """(dr/2)/(F c_max) scaled by 1/(S m) for the surface extrapolation x_s = x_{N-1} -
@@ -220,8 +217,7 @@ def surface_half_step(x_cell, sigma_cell, dmu_dx_cell, half_dr_flux_per_current,
     return half_dr_flux_per_current / scale
 
 
-@njit("(float64[::1], float64, float64[:, ::1], float64[::1], float64[::1], float64, float64, float64, "
-      "float64, boolean, boolean, boolean, float64, float64, float64, float64)", cache=True)
+@njit(cache=True)
 def coupled_voltage(x, current_density, table, volumes, areas, dr, two_rt_f, ohmic_length_over_sigma,
                     half_dr_flux_per_current, stress_drift, slab, phase, sphere_modulus,
                     strain_per_stress, slab_gain, kappa):
@@ -243,9 +239,7 @@ def coupled_voltage(x, current_density, table, volumes, areas, dr, two_rt_f, ohm
             - mu[n - 1] / FARADAY)
 
 
-@njit("(float64[::1], float64, float64[::1], float64[::1], float64, float64[:, ::1], float64, boolean, "
-      "float64, float64, float64, float64, float64, int64, boolean, boolean, boolean, float64, float64, "
-      "float64, float64)", cache=True)
+@njit(cache=True)
 def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltage, voltage,
                  flux_per_current, two_rt_f, ohmic_length_over_sigma, newton_tol, max_iterations,
                  stress_drift, slab, phase, sphere_modulus, strain_per_stress, slab_gain, kappa):
