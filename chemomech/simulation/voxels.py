@@ -58,7 +58,7 @@ class VoxelRun:
     def integrate(self, progress=None) -> VoxelSolution:
         spec = self.spec
         return run_voxels(spec.material, self.particle, spec.experiment, spec.solver, progress=progress,
-                          keep_cycles=spec.snapshot_cycles or None)
+                          keep_cycles=spec.snapshot_cycles or None, physics=spec.physics)
 
     def fields(self, solution: VoxelSolution, plan, progress: bool = False) -> tuple[dict, dict, dict]:
         """x_li and, with mechanics on, the elastic fields of every snapshot over (z, y, x);
@@ -131,6 +131,8 @@ class VoxelRun:
                                          {"long_name": "grid axis normal to the face"})
         summary = summarize_voxels(material, solution, fields, rotation if mechanics else None)
         summary["mechanics_iterations"] = mechanics_iterations
+        if self.spec.physics.needs_stress:  # elastic solves of the staggered coupling
+            summary["stress_solves"] = solution.stress_solves
         if gb_normal is not None:
             summary.update(traction_summary(gb_normal[-1].astype(float), gb_shear[-1].astype(float)))
         return data_vars, coords, summary

@@ -44,6 +44,22 @@ descheduled (measured: a 32-voxel-across step 60x slower at a load of 4 than ser
 
 Neighbour table `nbr` (N, 6): directions 0..5 = -z, +z, -y, +y, -x, +x; -1 = not
 connected. Material functions are tables on a uniform x grid, rows as in sphere_kernels.
+
+Coupling physics (transport/coupling.py; the staggered stress of voxel_coupling). In
+chemical-potential form the face flux gains a drift in the extra potential mu_extra [J/mol]
+with the same flux shape G_f applied to mu_extra instead of x:
+
+    F_f = f_f d(x_f) [ G_f(x) + G_f(mu_extra) / mu_ocv'(x_f) ]
+
+with mu_ocv' = dmu_ocv/dx [J/mol] and f_f the slab-spacing factor of the face (1 without
+slab_spacing_diffusivity). Stress-assisted diffusion: mu_extra,i = -(Omega_a(x_i) S_ab,i +
+Omega_c(x_i) S_cc,i), Omega_a, Omega_c [m3/mol] the crystal-frame partial molar strains,
+S_ab = sigma_aa + sigma_bb and S_cc = sigma_cc [Pa] the crystal-frame stress of the voxel:
+the stress of the last elastic solve plus the local predictor of voxel_coupling, with
+Omega at the state of that solve (extra_potential). The coupling table has the rows DRIFT_MOBILITY =
+d(x)/mu_ocv'(x) [m2/s per J/mol], OMEGA_A, OMEGA_C [m3/mol], EPS_A, EPS_C (the
+crystal-frame eigenstrain [-]) and MU_SLOPE = mu_ocv'(x) [J/mol], on the same uniform x
+grid as the material table.
 """
 
 from __future__ import annotations
@@ -52,6 +68,9 @@ import numpy as np
 from numba import njit
 
 from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U, table_lookup
+
+# rows of the coupling table (module docstring)
+DRIFT_MOBILITY, OMEGA_A, OMEGA_C, EPS_A, EPS_C, MU_SLOPE = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
@@ -247,12 +266,20 @@ def assemble_stencil(nbr, grain, tensors, h, dt, d_face, dd_face, flux_shape, ra
 
 
 @njit(cache=True)
-def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out):
+def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out,
+                   drift, b_face, dmu, w, grad_w):
     """out = J v: the stencil of assemble_stencil plus, when cross is True (some tensor
     has off-diagonal terms), the tangential part -(1/h) sum_f d_f s sum_{b!=a} M_ab
-    (g_b,i(v) + g_b,j(v))/2 of the flux."""
+    (g_b,i(v) + g_b,j(v))/2 of the flux; with drift also True (stress-assisted diffusion)
+    the tangential part of the drift, the same with b_f (drift_coefficients) and
+    w = dmu v (dmu_i = dmu_extra,i/dx_i) in place of d_f and v. w, grad_w: work arrays."""
     if cross:
         cell_gradients(v, nbr, h, grad_v)
+    tangential_drift = cross and drift
+    if tangential_drift:
+        for i in range(v.shape[0]):
+            w[i] = dmu[i] * v[i]
+        cell_gradients(w, nbr, h, grad_w)
     n = v.shape[0]
     for i in range(n):
         total = centre[i] * v[i]
@@ -275,16 +302,33 @@ def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, gra
                         part += m[a, b] * 0.5 * (grad_v[i, b] + grad_v[j, b])
                 tangential += d_face[i, k] * s * part
             total -= tangential / h
+        if tangential_drift:
+            m = tensors[grain[i]]
+            tangential = 0.0
+            for k in range(6):
+                j = nbr[i, k]
+                if j < 0:
+                    continue
+                a = k // 2
+                s = 1.0 if k % 2 == 1 else -1.0
+                part = 0.0
+                for b in range(3):
+                    if b != a:
+                        part += m[a, b] * 0.5 * (grad_w[i, b] + grad_w[j, b])
+                tangential += b_face[i, k] * s * part
+            total -= tangential / h
         out[i] = total
 
 
 @njit(cache=True)
 def bordered_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                   column, row, corner, grad_v, out):
+                   column, row, corner, grad_v, out, drift, b_face, dmu, w, grad_w):
     """The Jacobian of the step with the electrode potential as unknown n:
-    out[:n] = J v[:n] + column v[n],  out[n] = row . v[:n] + corner v[n]."""
+    out[:n] = J v[:n] + column v[n],  out[n] = row . v[:n] + corner v[n]
+    (drift, b_face, dmu, w, grad_w: as for jacobian_apply)."""
     n = nbr.shape[0]
-    jacobian_apply(v[:n], nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out[:n])
+    jacobian_apply(v[:n], nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out[:n],
+                   drift, b_face, dmu, w, grad_w)
     last = v[n]
     total = corner * last
     for i in range(n):
@@ -345,10 +389,12 @@ def bordered_preconditioner_apply(r, nbr, weight, centre, omega, m_column, row, 
 
 @njit(cache=True)
 def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
-             column, row, corner, rel_tol, max_iterations):
+             column, row, corner, rel_tol, max_iterations, drift, b_face, dmu):
     """Solve the bordered system (bordered_apply) y = rhs, length N + 1, by BiCGSTAB
     (van der Vorst 1992) right-preconditioned with the block-LU SSOR preconditioner
-    (bordered_preconditioner_apply, relaxation omega). Returns (y, iterations, converged)."""
+    (bordered_preconditioner_apply, relaxation omega). drift, b_face, dmu: the tangential
+    drift of jacobian_apply (drift False: b_face and dmu are not read). Returns
+    (y, iterations, converged)."""
     n = rhs.shape[0]
     y = np.zeros(n)
     r = rhs.copy()
@@ -356,6 +402,8 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
     p = np.zeros(n)
     v = np.zeros(n)
     work = np.empty((n - 1, 3))
+    w = np.empty(n - 1 if drift else 0)
+    grad_w = np.empty((n - 1 if drift else 0, 3))
     ph = np.empty(n)
     sh = np.empty(n)
     t = np.empty(n)
@@ -384,7 +432,7 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
             p[i] = r[i] + beta * (p[i] - omega_k * v[i])
         bordered_preconditioner_apply(p, nbr, weight, centre, omega, m_column, row, schur, ph)
         bordered_apply(ph, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                       column, row, corner, work, v)
+                       column, row, corner, work, v, drift, b_face, dmu, w, grad_w)
         r0v = dot(r0, v)
         if r0v == 0.0 or not np.isfinite(r0v):  # breakdown (e.g. a singular border at x -> 1)
             return y, it, False
@@ -397,7 +445,7 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
             return y, it + 1, True
         bordered_preconditioner_apply(s, nbr, weight, centre, omega, m_column, row, schur, sh)
         bordered_apply(sh, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                       column, row, corner, work, t)
+                       column, row, corner, work, t, drift, b_face, dmu, w, grad_w)
         tt = dot(t, t)
         omega_k = dot(t, s) / tt if tt > 0.0 else 0.0
         for i in range(n):
@@ -409,3 +457,86 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
             return y, it + 1, False
         rho = rho_new
     return y, max_iterations, False
+
+
+@njit(cache=True)
+def extra_potential(x, x_solved, stress_ab, stress_cc, eps_a_solved, eps_c_solved, local_stiffness,
+                    coupling_table, mu, dmu):
+    """Stress part of the Li chemical potential per voxel, into mu [J/mol]:
+
+        mu_i = -(Omega_a(x_i^s) S_ab,i(x_i) + Omega_c(x_i^s) S_cc,i(x_i))
+        S_ab,i(x) = stress_ab_i - L_aa (e_a(x) - e_a,i^s) - L_ac (e_c(x) - e_c,i^s)
+        S_cc,i(x) = stress_cc_i - L_ac (e_a(x) - e_a,i^s) - L_cc (e_c(x) - e_c,i^s)
+
+    x^s = x_solved, stress_ab = sigma_aa + sigma_bb, stress_cc = sigma_cc [Pa] and e_a,i^s,
+    e_c,i^s [-] the state, crystal-frame stress and eigenstrain of the last elastic solve,
+    e_a(x), e_c(x) the eigenstrain and Omega [m3/mol] the partial molar strains from the
+    coupling table, local_stiffness = (L_aa, L_ac, L_cc) [Pa] the local stress predictor
+    (voxel_coupling). Its derivative dmu_i/dx_i [J/mol] goes into dmu."""
+    l_aa = local_stiffness[0]
+    l_ac = local_stiffness[1]
+    l_cc = local_stiffness[2]
+    for i in range(x.shape[0]):
+        omega_a, _ = table_lookup(coupling_table, OMEGA_A, x_solved[i])
+        omega_c, _ = table_lookup(coupling_table, OMEGA_C, x_solved[i])
+        e_a, de_a = table_lookup(coupling_table, EPS_A, x[i])
+        e_c, de_c = table_lookup(coupling_table, EPS_C, x[i])
+        change_a = e_a - eps_a_solved[i]
+        change_c = e_c - eps_c_solved[i]
+        s_ab = stress_ab[i] - l_aa * change_a - l_ac * change_c
+        s_cc = stress_cc[i] - l_ac * change_a - l_cc * change_c
+        mu[i] = -(omega_a * s_ab + omega_c * s_cc)
+        dmu[i] = omega_a * (l_aa * de_a + l_ac * de_c) + omega_c * (l_ac * de_a + l_cc * de_c)
+
+
+@njit(cache=True)
+def drift_coefficients(x, mu, nbr, grain, tensors, coupling_table, h, grad_mu, face_factor,
+                       b_face, db_face, drift_shape):
+    """For every connected face (i, k) the drift part of the flux, F_f = b_f G_f(mu):
+    b_f = f_f d(x_f)/mu_ocv'(x_f) [m2/s per J/mol] and its slope db_f/dx_f, and the flux
+    shape G_f(mu) = M_aa (mu_j - mu_i)/h + s sum_{b!=a} M_ab (g_b,i + g_b,j)/2 [J/mol/m]
+    of the extra potential (as face_coefficients does for x). f_f = face_factor[i, k];
+    `grad_mu` must hold cell_gradients(mu)."""
+    n = x.shape[0]
+    for i in range(n):
+        m = tensors[grain[i]]
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                b_face[i, k] = 0.0
+                db_face[i, k] = 0.0
+                drift_shape[i, k] = 0.0
+                continue
+            a = k // 2
+            s = 1.0 if k % 2 == 1 else -1.0
+            b, db = table_lookup(coupling_table, DRIFT_MOBILITY, 0.5 * (x[i] + x[j]))
+            shape = m[a, a] * (mu[j] - mu[i]) / h
+            for c in range(3):
+                if c != a:
+                    shape += s * m[a, c] * 0.5 * (grad_mu[i, c] + grad_mu[j, c])
+            b_face[i, k] = face_factor[i, k] * b
+            db_face[i, k] = face_factor[i, k] * db
+            drift_shape[i, k] = shape
+
+
+@njit(cache=True)
+def add_drift_stencil(nbr, grain, tensors, h, b_face, db_face, drift_shape, dmu, weight, centre):
+    """Add the two-point part of the drift's Jacobian to the stencil of assemble_stencil.
+    Per face, with P_k = b_f M_aa / h and Q_k = db_f G_f(mu) / 2:
+    dF_f/dx_j = P_k dmu_j + Q_k, dF_f/dx_i = -P_k dmu_i + Q_k, so
+    weight_k -= (P_k dmu_j + Q_k)/h and centre += (P_k dmu_i - Q_k)/h.
+    The tangential part is applied matrix-free by jacobian_apply (drift True)."""
+    n = nbr.shape[0]
+    for i in range(n):
+        m = tensors[grain[i]]
+        c = 0.0
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                continue
+            a = k // 2
+            normal = b_face[i, k] * m[a, a] / h
+            slope = 0.5 * db_face[i, k] * drift_shape[i, k]
+            weight[i, k] -= (normal * dmu[j] + slope) / h
+            c += (normal * dmu[i] - slope) / h
+        centre[i] += c

@@ -15,6 +15,18 @@ from its own boundary, with the anisotropic D of its own orientation, and all gr
 the one electrode potential. Faces next to the void carry the staircase area weight of
 geometry.voxel.surface_area_weights (so the total reacting area is that of the smooth
 surface); grain-boundary faces count their full voxel-face area.
+
+Coupling physics (physics: PhysicsOptions, transport/coupling.py). With every option off
+(the default) the step is the Fickian one, operation for operation. With
+stress_assisted_diffusion or slab_spacing_diffusivity a VoxelCoupling (voxel_coupling)
+holds the particle's stress and elastic strain, solved from the x field at the start of
+the run and again at the start of a time step once x has moved by more than
+physics.stress_update_x in some voxel (staggered; with a local stress predictor, see
+voxel_coupling). Per Newton iterate it scales the face diffusivities by the slab-spacing
+factor and adds the drift in mu_extra = -Omega : sigma to the divergence, and its
+derivative to the Jacobian: the two-point part to the stencil (voxel_kernels.
+add_drift_stencil), the tangential part matrix-free (voxel_kernels.jacobian_apply), so
+Newton's method stays exact at fixed lagged stress.
 """
 
 from __future__ import annotations
@@ -26,11 +38,13 @@ import numpy as np
 from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
 from chemomech.geometry.voxel import SurfaceFaces, VoxelParticle, surface_area_weights
 from chemomech.materials.material import Material
+from chemomech.transport.coupling import PhysicsOptions
 from chemomech.transport.kinetics import thermal_voltage_2rt_f
 from chemomech.protocol import Experiment
 from chemomech.transport.integrator import SolverOptions, TransportSolution, run_protocol
 from chemomech.transport.sphere_kernels import TABLE_D, voltage_at
 from chemomech.transport.sphere_transport import material_tables
+from chemomech.transport.voxel_coupling import VoxelCoupling
 from chemomech.transport.voxel_kernels import (
     assemble_stencil,
     bicgstab,
@@ -124,7 +138,8 @@ class VoxelSolution(TransportSolution):
     """A voxel run: its History (states as float32 copies over the solid voxels `cells`,
     at the rows history.state_rows), the particle and its connectivity, the reacting area
     [m2], the Newton and BiCGSTAB iterations of the accepted and rejected steps together,
-    and the face currents [A/m2] at the end."""
+    the face currents [A/m2] at the end, and the elastic solves made during transport by
+    the coupling options (0 without them)."""
 
     particle: VoxelParticle = None
     connectivity: VoxelConnectivity = None
@@ -132,6 +147,7 @@ class VoxelSolution(TransportSolution):
     newton_iterations: int = 0
     linear_iterations: int = 0
     face_current_end: np.ndarray = None
+    stress_solves: int = 0
 
     @property
     def states(self) -> list:
@@ -145,9 +161,11 @@ class VoxelSolution(TransportSolution):
 
 
 class VoxelStepper:
-    """Backward-Euler step of the voxel particle for integrator.run_protocol."""
+    """Backward-Euler step of the voxel particle for integrator.run_protocol; with
+    coupling options on (`physics`), self.coupling is their VoxelCoupling, else None."""
 
-    def __init__(self, material: Material, particle: VoxelParticle, temperature: float = TEMPERATURE_DEFAULT):
+    def __init__(self, material: Material, particle: VoxelParticle, temperature: float = TEMPERATURE_DEFAULT,
+                 physics: PhysicsOptions = PhysicsOptions()):
         self.connectivity = voxel_connectivity(particle)
         con = self.connectivity
         self.h = particle.voxel_size
@@ -185,11 +203,20 @@ class VoxelStepper:
         self.newton_iterations = 0
         self.linear_iterations = 0
         self.last_step = None  # (x_old, x_new, dt) of the last converged step
+        self.no_drift_face = np.zeros((0, 6))  # the drift arguments of bicgstab without the drift
+        self.no_drift = np.zeros(0)
+        self.coupling = None
+        if not physics.fickian:
+            self.coupling = VoxelCoupling(material, particle, con.nbr, con.grain, physics, temperature,
+                                          self.table.shape[1])
 
     def face_q(self, x):
-        """q = h / (2 F c_max D_nn(x_cell)) [m2/A] of each reacting face."""
+        """q = h / (2 F c_max D_nn(x_cell)) [m2/A] of each reacting face (with coupling
+        options, D_nn times VoxelCoupling.surface_factor)."""
         d = np.interp(x[self.connectivity.face_cell], np.linspace(0.0, 1.0, self.table.shape[1]),
                       self.table[TABLE_D])
+        if self.coupling is not None:
+            d = d * self.coupling.surface_factor(self.connectivity.face_cell)
         return 0.5 * self.h * self.flux_per_current / (d * self.face_m_normal)
 
     def solve_surface(self, x, total_current=None, phi=None):
@@ -211,6 +238,9 @@ class VoxelStepper:
         hold = hold_voltage is not None
         total_current = current * self.reacting_area
         con = self.connectivity
+        coupling = self.coupling
+        if coupling is not None:
+            coupling.begin_step(x_old, con.face_cell)  # staggered: a new stress once x has moved past stress_update_x
         x = x_old.copy()
         if self.last_step is not None and self.last_step[1] is x_old:
             # start Newton from the linear extrapolation of the last accepted step
@@ -232,10 +262,16 @@ class VoxelStepper:
             cell_gradients(x, con.nbr, self.h, self.grad)
             face_coefficients(x, con.nbr, con.grain, self.tensors, self.table, self.h, self.grad,
                               self.d_face, self.dd_face, self.flux_shape)
+            if coupling is not None:
+                coupling.scale_faces(self.d_face, self.dd_face)
             diffusion_divergence(self.d_face, self.flux_shape, self.h, self.divergence)
+            if coupling is not None:
+                coupling.add_drift(x, con.grain, self.tensors, self.h, self.divergence)
             residual = (x - x_old) / dt - self.divergence + self.rate
             assemble_stencil(con.nbr, con.grain, self.tensors, self.h, dt, self.d_face, self.dd_face,
                              self.flux_shape, self.rate_slope, self.weight, self.centre)
+            if coupling is not None:
+                coupling.add_drift_jacobian(con.grain, self.tensors, self.h, self.weight, self.centre)
             # the Newton system with the potential update d_phi as unknown N (bordered):
             # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
             # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
@@ -270,9 +306,13 @@ class VoxelStepper:
         """The bordered Newton system (voxel_kernels.bordered_apply) y = rhs, assembled at
         the current iterate."""
         con = self.connectivity
+        if self.coupling is not None and self.coupling.physics.stress_assisted_diffusion:
+            drift, b_face, dmu = True, self.coupling.b_face, self.coupling.dmu
+        else:
+            drift, b_face, dmu = False, self.no_drift_face, self.no_drift
         y, iterations, ok = bicgstab(rhs, SSOR_OMEGA, con.nbr, self.weight, self.centre, self.cross, con.grain,
                                      self.tensors, self.h, self.d_face, column, row, corner,
-                                     LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS)
+                                     LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS, drift, b_face, dmu)
         self.linear_iterations += iterations
         return y, ok
 
@@ -297,11 +337,12 @@ class VoxelStepper:
 
 def run_voxels(material: Material, particle: VoxelParticle, experiment: Experiment,
                solver: SolverOptions = SolverOptions(), temperature: float = TEMPERATURE_DEFAULT,
-               progress=None, keep_cycles=None) -> VoxelSolution:
+               progress=None, keep_cycles=None, physics: PhysicsOptions = PhysicsOptions()) -> VoxelSolution:
     """Run `experiment` on a uniformly lithiated voxel particle (x = material.x_initial).
 
-    progress, keep_cycles: as for sphere_transport.run_sphere."""
-    stepper = VoxelStepper(material, particle, temperature)
+    progress, keep_cycles: as for sphere_transport.run_sphere; physics: the coupling
+    options (all off: the Fickian model)."""
+    stepper = VoxelStepper(material, particle, temperature, physics)
     x = np.full(stepper.n, material.x_initial)
     history = run_protocol(stepper, x, material.x_initial, experiment, solver, material.capacity_nominal,
                            progress, keep_cycles, resolution_hint="a smaller particle.voxel_nm or ")
@@ -318,4 +359,5 @@ def run_voxels(material: Material, particle: VoxelParticle, experiment: Experime
         newton_iterations=stepper.newton_iterations,
         linear_iterations=stepper.linear_iterations,
         face_current_end=stepper.face_current.copy(),
+        stress_solves=stepper.coupling.solves if stepper.coupling is not None else 0,
     )

@@ -1,0 +1,90 @@
+"""Cost of the coupling physics in a voxel particle (targets: stress-assisted diffusion
+below 3x the Fickian transport, slab-spacing diffusivity below 1.5x).
+
+    python benchmarks/bench_coupling.py [--across 64] [--repeats 3] [--update-x 0.01]
+
+NC91 single crystal, sphere of radius 2 um with its c axis along z, `--across` voxels
+across the diameter (64: voxel 62.5 nm), 1C charge to 4.5 V, transport only (run_voxels,
+no snapshot mechanics). After a warm-up on a small crystal (numba compilation), runs
+the Fickian baseline, stress_assisted_diffusion alone, slab_spacing_diffusivity alone and
+both, `--repeats` times each (interleaved), and prints per case the median wall time, its
+ratio to the baseline's median, the time steps (accepted + rejected), Newton and
+BiCGSTAB iterations, elastic solves, and the SoC at 4.5 V.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import chemomech as cm
+from chemomech.geometry.voxel import rotation_from_c_axis, single_crystal
+from chemomech.protocol import cc_charge
+from chemomech.transport.coupling import PhysicsOptions
+from chemomech.transport.voxel_transport import run_voxels
+
+RADIUS_UM = 2.0
+
+
+def cases(update_x: float) -> dict:
+    return {
+        "baseline (Fickian)": PhysicsOptions(),
+        "stress_assisted_diffusion": PhysicsOptions(stress_assisted_diffusion=True, stress_update_x=update_x),
+        "slab_spacing_diffusivity": PhysicsOptions(slab_spacing_diffusivity=True, stress_update_x=update_x),
+        "both": PhysicsOptions(stress_assisted_diffusion=True, slab_spacing_diffusivity=True,
+                               stress_update_x=update_x),
+    }
+
+
+def timed(material, particle, physics) -> dict:
+    start = time.perf_counter()
+    solution = run_voxels(material, particle, cc_charge(c_rate=1.0, v_max=4.5), physics=physics)
+    return {
+        "wall": time.perf_counter() - start,
+        "steps": len(solution.time) - 1 + solution.rejected_steps,
+        "newton": solution.newton_iterations,
+        "linear": solution.linear_iterations,
+        "solves": solution.stress_solves,
+        "soc": solution.charge_passed[-1] / 3600.0 / material.capacity_nominal,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--across", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--update-x", type=float, default=PhysicsOptions().stress_update_x,
+                        help="physics.stress_update_x of the coupled cases")
+    args = parser.parse_args()
+
+    material = cm.load_material("nc91")
+    radius = RADIUS_UM * 1e-6
+    particle = single_crystal("sphere", radius, 2.0 * radius / args.across, rotation_from_c_axis([0.0, 0.0, 1.0]))
+    small = single_crystal("sphere", 0.4e-6, 0.1e-6, rotation_from_c_axis([0.0, 0.0, 1.0]))
+    for physics in cases(args.update_x).values():  # warm-up: numba compilation
+        timed(material, small, physics)
+
+    runs = {name: [] for name in cases(args.update_x)}
+    for _ in range(args.repeats):
+        for name, physics in cases(args.update_x).items():
+            runs[name].append(timed(material, particle, physics))
+            print(f"  {name}: {runs[name][-1]['wall']:.1f} s", flush=True)
+
+    n_voxels = int(particle.mask.sum())
+    print(f"NC91 single crystal, R = {RADIUS_UM} um, {args.across} voxels across ({n_voxels} solid voxels), "
+          f"c along z, 1C to 4.5 V, transport only; stress_update_x = {args.update_x:g}; {args.repeats} repeats")
+    base = statistics.median(run["wall"] for run in runs["baseline (Fickian)"])
+    print(f"{'case':<27} {'median [s]':>10} {'ratio':>6} {'min [s]':>8} {'max [s]':>8} {'steps':>6} "
+          f"{'Newton':>7} {'BiCGSTAB':>9} {'el.solves':>9} {'SoC':>7}")
+    for name, values in runs.items():
+        walls = [run["wall"] for run in values]
+        first = values[0]
+        median = statistics.median(walls)
+        print(f"{name:<27} {median:10.1f} {median / base:6.2f} {min(walls):8.1f} {max(walls):8.1f} "
+              f"{first['steps']:6d} {first['newton']:7d} {first['linear']:9d} {first['solves']:9d} "
+              f"{first['soc']:7.4f}")
+
+
+if __name__ == "__main__":
+    main()
