@@ -2,12 +2,13 @@
 below 3x the Fickian transport, slab-spacing diffusivity below 1.5x).
 
     python benchmarks/bench_coupling.py [--across 64] [--repeats 3] [--update-x 0.01]
+                                        [--cases "baseline (Fickian),phase_separation"]
 
 NC91 single crystal, sphere of radius 2 um with its c axis along z, `--across` voxels
 across the diameter (64: voxel 62.5 nm), 1C charge to 4.5 V, transport only (run_voxels,
 no snapshot mechanics). After a warm-up on a small crystal (numba compilation), runs
-the Fickian baseline, stress_assisted_diffusion alone, slab_spacing_diffusivity alone and
-both, `--repeats` times each (interleaved), and prints per case the median wall time, its
+the Fickian baseline, stress_assisted_diffusion alone, slab_spacing_diffusivity alone,
+both, and phase_separation alone (target below 1.5x), or the `--cases` named, `--repeats` times each (interleaved), and prints per case the median wall time, its
 ratio to the baseline's median, the time steps (accepted + rejected), Newton and
 BiCGSTAB iterations, elastic solves, and the SoC at 4.5 V.
 """
@@ -34,6 +35,7 @@ def cases(update_x: float) -> dict:
         "slab_spacing_diffusivity": PhysicsOptions(slab_spacing_diffusivity=True, stress_update_x=update_x),
         "both": PhysicsOptions(stress_assisted_diffusion=True, slab_spacing_diffusivity=True,
                                stress_update_x=update_x),
+        "phase_separation": PhysicsOptions(phase_separation=True),
     }
 
 
@@ -56,18 +58,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--update-x", type=float, default=PhysicsOptions().stress_update_x,
                         help="physics.stress_update_x of the coupled cases")
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated case names to run (default: all; the baseline is always run)")
     args = parser.parse_args()
+    chosen = cases(args.update_x)
+    if args.cases:
+        names = {"baseline (Fickian)"} | {name.strip() for name in args.cases.split(",")}
+        chosen = {name: physics for name, physics in chosen.items() if name in names}
 
     material = cm.load_material("nc91")
     radius = RADIUS_UM * 1e-6
     particle = single_crystal("sphere", radius, 2.0 * radius / args.across, rotation_from_c_axis([0.0, 0.0, 1.0]))
     small = single_crystal("sphere", 0.4e-6, 0.1e-6, rotation_from_c_axis([0.0, 0.0, 1.0]))
-    for physics in cases(args.update_x).values():  # warm-up: numba compilation
+    for physics in chosen.values():  # warm-up: numba compilation
         timed(material, small, physics)
 
-    runs = {name: [] for name in cases(args.update_x)}
+    runs = {name: [] for name in chosen}
     for _ in range(args.repeats):
-        for name, physics in cases(args.update_x).items():
+        for name, physics in chosen.items():
             runs[name].append(timed(material, particle, physics))
             print(f"  {name}: {runs[name][-1]['wall']:.1f} s", flush=True)
 

@@ -28,8 +28,8 @@ def test_physics_left_out_of_the_resolved_config_at_its_defaults():
 
 def test_run_spec_carries_the_options():
     assert run_spec({"material": "nc91"}).physics == PhysicsOptions()
-    spec = run_spec({"material": "nc91"}, ["physics.slab_spacing_diffusivity=true", "physics.stress_update_x=0.01"])
-    assert spec.physics == PhysicsOptions(slab_spacing_diffusivity=True, stress_update_x=0.01)
+    spec = run_spec({"material": "nc91"}, ["physics.slab_spacing_diffusivity=true", "physics.stress_update_x=0.02"])
+    assert spec.physics == PhysicsOptions(slab_spacing_diffusivity=True, stress_update_x=0.02)
     assert spec.physics.needs_stress and not spec.physics.fickian
     assert spec.physics.switched_on() == ["slab_spacing_diffusivity"]
 

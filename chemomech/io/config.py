@@ -111,7 +111,7 @@ OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
         "stress_assisted_diffusion": Key(bool, False, "Li chemical potential carries -Omega_ij sigma_ij (stress-assisted diffusion)", optional=True),
         "slab_spacing_diffusivity": Key(bool, False, "D_ab depends on the elastic strain of the Li slab", optional=True),
         "phase_separation": Key(bool, False, "H2-H3 miscibility gap with a gradient energy (Cahn-Hilliard)", optional=True),
-        "stress_update_x": Key(float, 0.02, "voxel particles: solve the stress again once x has moved by this much in any voxel [-] (SoC within ~2e-4 of the converged value; the spread of x converges at first order: 0.01 for heterogeneity figures)",
+        "stress_update_x": Key(float, 0.01, "voxel particles: solve the stress again once x has moved by this much in any voxel [-] (SoC at cutoff within ~7e-4 of the converged value; first order)",
                                low=0.0, high=1.0, optional=True),
     },
     "output": {

@@ -58,7 +58,7 @@ class PhysicsOptions:
     stress_assisted_diffusion: bool = False
     slab_spacing_diffusivity: bool = False
     phase_separation: bool = False
-    stress_update_x: float = 0.02
+    stress_update_x: float = 0.01
 
     @property
     def needs_stress(self) -> bool:

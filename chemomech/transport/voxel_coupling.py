@@ -98,11 +98,14 @@ from chemomech.transport.coupling import (
 from chemomech.transport.voxel_kernels import (
     DRIFT_MOBILITY,
     EPS_A,
+    COUPLING_ROWS,
     EPS_C,
+    MU_GAP,
     MU_SLOPE,
     OMEGA_A,
     OMEGA_C,
     add_drift_stencil,
+    add_gap_potential,
     cell_gradients,
     diffusion_divergence,
     drift_coefficients,
@@ -116,8 +119,9 @@ SURFACE_GAIN_FLOOR = 0.1  # lowest drift gain g_i of the surface extrapolation (
 def coupling_tables(material: Material, points: int) -> np.ndarray:
     """Rows DRIFT_MOBILITY = D_ab(x)/mu_ocv'(x) [m2/s per J/mol], OMEGA_A, OMEGA_C
     [m3/mol], EPS_A, EPS_C [-] (crystal-frame eigenstrain), MU_SLOPE = mu_ocv'(x) [J/mol]
-    on x = linspace(0, 1, points) (voxel_kernels reads them by linear interpolation).
-    mu_ocv' must be positive: the OCV must fall with x everywhere."""
+    and MU_GAP = mu_gap(x) [J/mol] (phase_field.gap_chemical_potential; zeros without a
+    [phase_separation] table) on x = linspace(0, 1, points) (voxel_kernels reads them by
+    linear interpolation). mu_ocv' must be positive: the OCV must fall with x everywhere."""
     x = np.linspace(0.0, 1.0, points)
     slope = chemical_potential_slope(material, x)
     if not np.all(slope > 0.0):
@@ -126,11 +130,15 @@ def coupling_tables(material: Material, points: int) -> np.ndarray:
             f"{material.source_file}: physics.stress_assisted_diffusion needs an OCV that falls "
             f"strictly with x (dmu_ocv/dx > 0), but it does not near x = {worst:.3f}; allowed: a "
             "strictly falling [ocv] table, or the option off")
-    table = np.empty((6, points))
+    table = np.zeros((COUPLING_ROWS, points))
     table[DRIFT_MOBILITY] = material.diffusivity(x) / slope
     table[MU_SLOPE] = slope
     table[OMEGA_A], table[OMEGA_C] = partial_molar_strain(material, x)
     table[EPS_A], table[EPS_C] = material.eigenstrain_crystal(x)
+    if material.gradient_energy_j_m2_mol is not None:
+        from chemomech.transport.phase_field import gap_chemical_potential
+
+        table[MU_GAP] = gap_chemical_potential(material, x)[0]
     return table
 
 
@@ -159,9 +167,9 @@ class VoxelCoupling:
 
     def __init__(self, material: Material, particle: VoxelParticle, nbr: np.ndarray, grain: np.ndarray,
                  physics: PhysicsOptions, temperature: float, table_points: int):
-        if physics.phase_separation:
-            raise ConfigError("physics.phase_separation is not implemented for voxel particles "
-                              "(geometry single-crystal, polycrystal); allowed: false")
+        if physics.phase_separation and material.gradient_energy_j_m2_mol is None:
+            raise ConfigError(f"physics.phase_separation = true needs a [phase_separation] table in "
+                              f"{material.source_file}; allowed: add it, or set the option false")
         if not physics.stress_update_x > 0.0:
             raise ConfigError(f"physics.stress_update_x = {physics.stress_update_x!r} must be > 0")
         if physics.slab_spacing_diffusivity and (material.li_slab_height_angstrom is None
@@ -176,7 +184,10 @@ class VoxelCoupling:
         self.stiffness = grain_stiffness(material, particle.rotations)  # (grains, 6, 6) lab frame [Pa]
         self.c_axis = np.ascontiguousarray(particle.rotations[grain][:, :, 2])  # (N, 3) lab x, y, z
         n = grain.size
-        self.table = coupling_tables(material, table_points) if physics.stress_assisted_diffusion else None
+        self.phase = physics.phase_separation
+        self.kappa = material.gradient_energy_j_m2_mol if self.phase else 0.0  # J m2/mol
+        self.drift_on = physics.stress_assisted_diffusion or self.phase  # mu_extra is not zero
+        self.table = coupling_tables(material, table_points) if self.drift_on else None
         self.local_stiffness = local_stiffness(material)
         self.stress_ab = np.zeros(n)
         self.eps_a_solved = np.zeros(n)
@@ -198,6 +209,7 @@ class VoxelCoupling:
         self.db_face = np.zeros((n, 6))
         self.drift_shape = np.zeros((n, 6))
         self.drift = np.zeros(n)
+        self.lap = np.zeros(n)
 
     # ---- staggering ------------------------------------------------------------------
     def begin_step(self, x: np.ndarray, face_cell: np.ndarray) -> bool:
@@ -205,6 +217,8 @@ class VoxelCoupling:
         none was solved yet or some voxel's x has moved by more than
         physics.stress_update_x since the last solve (True if solved), and set the surface
         gains g_i of the reacting faces (module docstring)."""
+        if not self.physics.needs_stress:  # phase separation alone: no elasticity
+            return False
         solved = self.x_solved is None or np.max(np.abs(x - self.x_solved)) > self.physics.stress_update_x
         if solved:
             self.solve(x)
@@ -260,14 +274,31 @@ class VoxelCoupling:
         face (module docstring; g_i as set by the last begin_step)."""
         return self.cell_factor[face_cell] * self.surface_gain
 
+    def potential(self, x: np.ndarray) -> np.ndarray:
+        """mu_extra [J/mol] of state x into self.mu (returned) and its local slope into
+        self.dmu: the stress part (voxel_kernels.extra_potential) with
+        stress_assisted_diffusion, plus mu_gap(x_i) - kappa lap_h(x)_i with phase_separation
+        (voxel_kernels.add_gap_potential; dmu gets mu_gap', the Laplacian's derivative is
+        applied by the Jacobian apart)."""
+        if self.physics.stress_assisted_diffusion:
+            extra_potential(x, self.x_solved, self.stress_ab, self.stress_cc, self.eps_a_solved,
+                            self.eps_c_solved, self.local_stiffness, self.table, self.mu, self.dmu)
+        else:
+            self.mu[:] = 0.0
+            self.dmu[:] = 0.0
+        if self.phase:
+            add_gap_potential(x, self.nbr, self.particle.voxel_size, self.kappa, self.table, self.mu,
+                              self.dmu, self.lap)
+        return self.mu
+
     def add_drift(self, x: np.ndarray, grain: np.ndarray, tensors: np.ndarray, h: float,
                   divergence: np.ndarray) -> None:
-        """Stress-assisted diffusion: add (1/h) sum_f b_f G_f(mu_extra) [1/s] at state x to
-        `divergence` (in place), keeping the face terms for add_drift_jacobian."""
-        if not self.physics.stress_assisted_diffusion:
+        """Stress-assisted diffusion and/or phase separation: add (1/h) sum_f b_f
+        G_f(mu_extra) [1/s] at state x to `divergence` (in place), keeping the face terms
+        for add_drift_jacobian."""
+        if not self.drift_on:
             return
-        extra_potential(x, self.x_solved, self.stress_ab, self.stress_cc, self.eps_a_solved,
-                        self.eps_c_solved, self.local_stiffness, self.table, self.mu, self.dmu)
+        self.potential(x)
         cell_gradients(self.mu, self.nbr, h, self.grad_mu)
         drift_coefficients(x, self.mu, self.nbr, grain, tensors, self.table, h, self.grad_mu,
                            self.face_factor, self.b_face, self.db_face, self.drift_shape)
@@ -278,7 +309,7 @@ class VoxelCoupling:
                            weight: np.ndarray, centre: np.ndarray) -> None:
         """Add the two-point part of the drift's Jacobian (voxel_kernels.add_drift_stencil)
         at the state of the last add_drift to the stencil (in place)."""
-        if not self.physics.stress_assisted_diffusion:
+        if not self.drift_on:
             return
         add_drift_stencil(self.nbr, grain, tensors, h, self.b_face, self.db_face, self.drift_shape,
                           self.dmu, weight, centre)

@@ -70,7 +70,9 @@ from numba import njit
 from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U, table_lookup
 
 # rows of the coupling table (module docstring)
-DRIFT_MOBILITY, OMEGA_A, OMEGA_C, EPS_A, EPS_C, MU_SLOPE = 0, 1, 2, 3, 4, 5
+DRIFT_MOBILITY, OMEGA_A, OMEGA_C, EPS_A, EPS_C, MU_SLOPE, MU_GAP = 0, 1, 2, 3, 4, 5, 6
+COUPLING_ROWS = 7
+ELL_WIDTH = 25  # entries per row of the phase-separation Jacobian (the 25-point stencil of K lap_h)
 
 
 @njit(cache=True)
@@ -136,7 +138,18 @@ def face_current(x_cell, phi, guess, q, table, two_rt_f):
     g(i) = i - 2 i0(x_s) sinh((phi - U(x_s))/(2RT/F)).
     i0 vanishes at x_s = 0 and 1, so g < 0 at i = (x_cell - 1)/q and g > 0 at i = x_cell/q:
     the root is bracketed, and Newton steps from `guess` fall back to bisection whenever
-    they leave the bracket. Returns (i, di/dphi, di/dx_cell) at the root."""
+    they leave the bracket. Returns (i, di/dphi, di/dx_cell) at the root.
+    q = 0 (phase separation: x_s = x_cell) gives i = 2 i0(x_cell) sinh((phi - U(x_cell))/(2RT/F))
+    directly."""
+    if q == 0.0:
+        xs = min(max(x_cell, 0.0), 1.0)
+        u, du = table_lookup(table, TABLE_U, xs)
+        i0, di0 = table_lookup(table, TABLE_I0, xs)
+        arg = min(max((phi - u) / two_rt_f, -300.0), 300.0)
+        sh = np.sinh(arg)
+        ch = np.cosh(arg)
+        return (2.0 * i0 * sh, 2.0 * i0 * ch / two_rt_f,
+                2.0 * di0 * sh - 2.0 * i0 * ch * du / two_rt_f)
     lo = (x_cell - 1.0) / q
     hi = x_cell / q
     i = min(max(guess, lo), hi)
@@ -182,6 +195,18 @@ def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current,
 
 
 @njit(cache=True)
+def shifted_surface_currents(x, phi, shift, face_cell, face_q, guess, table, two_rt_f, current,
+                             di_dphi, di_dx):
+    """surface_currents with the equilibrium potential of face f lowered by shift_f [V]
+    (U(x_s) - mu_extra,i/F: shift_f = mu_extra,i/F of the face's voxel), i.e. phi -> phi + shift_f."""
+    for f in range(face_cell.shape[0]):
+        i, dp, dx = face_current(x[face_cell[f]], phi + shift[f], guess[f], face_q[f], table, two_rt_f)
+        current[f] = i
+        di_dphi[f] = dp
+        di_dx[f] = dx
+
+
+@njit(cache=True)
 def dot(a, b):
     """sum_i a_i b_i (serial)."""
     total = 0.0
@@ -197,7 +222,17 @@ def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_
     (A_f = weighted face area [m2]). The sum rises monotonically with phi; Newton steps
     inside a bracket that is widened by +-2RT/F until it holds the root, bisection when a
     Newton step leaves it. Leaves the face currents of the answer in the out arrays."""
-    surface_currents(x, phi_guess, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
+    return shifted_electrode_potential(x, np.zeros(face_cell.shape[0]), face_cell, face_q, face_area, table,
+                                       two_rt_f, total_current, phi_guess, current, di_dphi, di_dx)
+
+
+@njit(cache=True)
+def shifted_electrode_potential(x, shift, face_cell, face_q, face_area, table, two_rt_f, total_current,
+                                phi_guess, current, di_dphi, di_dx):
+    """electrode_potential with the equilibrium potentials shifted as in
+    shifted_surface_currents (shift_f [V] per face; zeros: electrode_potential)."""
+    shifted_surface_currents(x, phi_guess, shift, face_cell, face_q, current, table, two_rt_f, current,
+                             di_dphi, di_dx)
     g = dot(current, face_area) - total_current
     phi = phi_guess
     lo = -1e300
@@ -223,7 +258,8 @@ def electrode_potential(x, face_cell, face_q, face_area, table, two_rt_f, total_
             phi = trial
             break
         phi = trial
-        surface_currents(x, phi, face_cell, face_q, current, table, two_rt_f, current, di_dphi, di_dx)
+        shifted_surface_currents(x, phi, shift, face_cell, face_q, current, table, two_rt_f, current,
+                                 di_dphi, di_dx)
         g = dot(current, face_area) - total_current
     return phi
 
@@ -322,13 +358,19 @@ def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, gra
 
 @njit(cache=True)
 def bordered_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                   column, row, corner, grad_v, out, drift, b_face, dmu, w, grad_w):
+                   column, row, corner, grad_v, out, drift, b_face, dmu, w, grad_w,
+                   phase, ell_cols, ell_vals, ell_counts, kappa, lap_v):
     """The Jacobian of the step with the electrode potential as unknown n:
     out[:n] = J v[:n] + column v[n],  out[n] = row . v[:n] + corner v[n]
-    (drift, b_face, dmu, w, grad_w: as for jacobian_apply)."""
+    (drift, b_face, dmu, w, grad_w: as for jacobian_apply; with phase True J v is
+    phase_jacobian_apply's, from the matrix ell_* of phase_matrix)."""
     n = nbr.shape[0]
-    jacobian_apply(v[:n], nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out[:n],
-                   drift, b_face, dmu, w, grad_w)
+    if phase:
+        phase_jacobian_apply(v[:n], ell_cols, ell_vals, ell_counts, cross, nbr, grain, tensors, h, d_face,
+                             grad_v, out[:n], b_face, dmu, kappa, w, grad_w, lap_v)
+    else:
+        jacobian_apply(v[:n], nbr, weight, centre, cross, grain, tensors, h, d_face, grad_v, out[:n],
+                       drift, b_face, dmu, w, grad_w)
     last = v[n]
     total = corner * last
     for i in range(n):
@@ -368,16 +410,21 @@ def ssor_apply(r, nbr, weight, centre, corner, omega, out):
 
 
 @njit(cache=True)
-def bordered_preconditioner_apply(r, nbr, weight, centre, omega, m_column, row, schur, out):
+def bordered_preconditioner_apply(r, nbr, weight, centre, omega, m_column, row, schur, out,
+                                  phase, ell_cols, ell_vals, ell_counts, ell_diag):
     """out = P^-1 r for the block-LU preconditioner of the bordered system
         P = [[M, column], [row, corner]] = [[M, 0], [row, schur]] [[I, M^-1 column], [0, 1]]
     with M the SSOR approximation of the stencil (ssor_apply), m_column = M^-1 column and
     the Schur complement schur = corner - row . M^-1 column: z = M^-1 r[:N],
     out[N] = (r[N] - row . z) / schur, out[:N] = z - m_column out[N]. It keeps the coupling of
     every surface voxel to the one electrode potential, which dominates when the exchange
-    current vanishes (a discharge ending at x -> 1)."""
+    current vanishes (a discharge ending at x -> 1). With phase True M is the SSOR
+    approximation of the phase-separation matrix (ell_ssor_apply) instead."""
     n = nbr.shape[0]
-    ssor_apply(r, nbr, weight, centre, 1.0, omega, out)
+    if phase:
+        ell_ssor_apply(r, ell_cols, ell_vals, ell_counts, ell_diag, 1.0, omega, out)
+    else:
+        ssor_apply(r, nbr, weight, centre, 1.0, omega, out)
     total = r[n]
     for i in range(n):
         total -= row[i] * out[i]
@@ -389,12 +436,15 @@ def bordered_preconditioner_apply(r, nbr, weight, centre, omega, m_column, row, 
 
 @njit(cache=True)
 def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
-             column, row, corner, rel_tol, max_iterations, drift, b_face, dmu):
+             column, row, corner, rel_tol, max_iterations, drift, b_face, dmu,
+             phase, ell_cols, ell_vals, ell_counts, ell_diag, kappa):
     """Solve the bordered system (bordered_apply) y = rhs, length N + 1, by BiCGSTAB
     (van der Vorst 1992) right-preconditioned with the block-LU SSOR preconditioner
     (bordered_preconditioner_apply, relaxation omega). drift, b_face, dmu: the tangential
-    drift of jacobian_apply (drift False: b_face and dmu are not read). Returns
-    (y, iterations, converged)."""
+    drift of jacobian_apply (drift False: b_face and dmu are not read). phase: the
+    phase-separation Jacobian, the matrix ell_* of phase_matrix (normal part) plus the
+    tangential terms of phase_jacobian_apply, kappa [J m2/mol] (phase False: ell_* not
+    read). Returns (y, iterations, converged)."""
     n = rhs.shape[0]
     y = np.zeros(n)
     r = rhs.copy()
@@ -404,6 +454,7 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
     work = np.empty((n - 1, 3))
     w = np.empty(n - 1 if drift else 0)
     grad_w = np.empty((n - 1 if drift else 0, 3))
+    lap_v = np.empty(n - 1 if phase else 0)
     ph = np.empty(n)
     sh = np.empty(n)
     t = np.empty(n)
@@ -417,7 +468,10 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
     m_column = np.empty(n)
     padded = np.zeros(n)
     padded[: n - 1] = column
-    ssor_apply(padded, nbr, weight, centre, 1.0, omega, m_column)
+    if phase:
+        ell_ssor_apply(padded, ell_cols, ell_vals, ell_counts, ell_diag, 1.0, omega, m_column)
+    else:
+        ssor_apply(padded, nbr, weight, centre, 1.0, omega, m_column)
     schur = corner
     for i in range(n - 1):
         schur -= row[i] * m_column[i]
@@ -430,9 +484,11 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
         beta = (rho_new / rho) * (alpha / omega_k)
         for i in range(n):
             p[i] = r[i] + beta * (p[i] - omega_k * v[i])
-        bordered_preconditioner_apply(p, nbr, weight, centre, omega, m_column, row, schur, ph)
+        bordered_preconditioner_apply(p, nbr, weight, centre, omega, m_column, row, schur, ph,
+                                      phase, ell_cols, ell_vals, ell_counts, ell_diag)
         bordered_apply(ph, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                       column, row, corner, work, v, drift, b_face, dmu, w, grad_w)
+                       column, row, corner, work, v, drift, b_face, dmu, w, grad_w,
+                       phase, ell_cols, ell_vals, ell_counts, kappa, lap_v)
         r0v = dot(r0, v)
         if r0v == 0.0 or not np.isfinite(r0v):  # breakdown (e.g. a singular border at x -> 1)
             return y, it, False
@@ -443,9 +499,11 @@ def bicgstab(rhs, omega, nbr, weight, centre, cross, grain, tensors, h, d_face,
             for i in range(n):
                 y[i] += alpha * ph[i]
             return y, it + 1, True
-        bordered_preconditioner_apply(s, nbr, weight, centre, omega, m_column, row, schur, sh)
+        bordered_preconditioner_apply(s, nbr, weight, centre, omega, m_column, row, schur, sh,
+                                      phase, ell_cols, ell_vals, ell_counts, ell_diag)
         bordered_apply(sh, nbr, weight, centre, cross, grain, tensors, h, d_face,
-                       column, row, corner, work, t, drift, b_face, dmu, w, grad_w)
+                       column, row, corner, work, t, drift, b_face, dmu, w, grad_w,
+                       phase, ell_cols, ell_vals, ell_counts, kappa, lap_v)
         tt = dot(t, t)
         omega_k = dot(t, s) / tt if tt > 0.0 else 0.0
         for i in range(n):
@@ -540,3 +598,172 @@ def add_drift_stencil(nbr, grain, tensors, h, b_face, db_face, drift_shape, dmu,
             weight[i, k] -= (normal * dmu[j] + slope) / h
             c += (normal * dmu[i] - slope) / h
         centre[i] += c
+
+
+# ---- phase separation (Cahn-Hilliard) ---------------------------------------------------
+
+@njit(cache=True)
+def laplacian(v, nbr, h, out):
+    """lap_h(v)_i = (1/h^2) sum_{connected k} (v_j - v_i) [v/m2]: the 7-point finite-volume
+    Laplacian with zero flux through reacting faces and grain boundaries (nbr < 0)."""
+    for i in range(v.shape[0]):
+        total = 0.0
+        for k in range(6):
+            j = nbr[i, k]
+            if j >= 0:
+                total += v[j] - v[i]
+        out[i] = total / (h * h)
+
+
+@njit(cache=True)
+def add_gap_potential(x, nbr, h, kappa, coupling_table, mu, dmu, lap):
+    """Phase separation's part of the extra chemical potential, added in place:
+
+        mu_i  += mu_gap(x_i) - kappa lap_h(x)_i      [J/mol]
+        dmu_i += mu_gap'(x_i)                         [J/mol] (the local slope; the Laplacian's
+                                                      derivative -kappa lap_h is applied apart)
+
+    mu_gap from the MU_GAP row of the coupling table (phase_field.gap_chemical_potential),
+    kappa = gradient_energy_j_m2_mol [J m2/mol]; lap: work array (N,), left holding lap_h(x)."""
+    laplacian(x, nbr, h, lap)
+    for i in range(x.shape[0]):
+        gap, dgap = table_lookup(coupling_table, MU_GAP, x[i])
+        mu[i] += gap - kappa * lap[i]
+        dmu[i] += dgap
+
+
+@njit(cache=True)
+def ell_add(cols, vals, i, count, column, value):
+    """Add value to entry (i, column) of the row-compressed matrix (cols, vals); returns the
+    row's new entry count."""
+    for e in range(count):
+        if cols[i, e] == column:
+            vals[i, e] += value
+            return count
+    cols[i, count] = column
+    vals[i, count] = value
+    return count + 1
+
+
+@njit(cache=True)
+def phase_matrix(nbr, grain, tensors, h, kappa, b_face, weight, centre, cols, vals, counts, diag):
+    """The normal (two-point) part of the Jacobian with phase separation as a sparse matrix,
+    rows of at most ELL_WIDTH entries (cols (N, 25) column indices, vals (N, 25), counts (N,),
+    diag (N,) the diagonal):
+
+        A v = S v + (1/h^2) sum_k b_f M_aa (q_i - q_j),   q = -kappa lap_h(v)
+
+    S the 7-point stencil (weight, centre) of assemble_stencil + add_drift_stencil (the
+    drift of the local slope dmu_i, mu_gap' included), the second term the drift of the
+    gradient energy: with p_k = kappa b_f M_aa / h^4 [1/s], p_k (h^2 lap_h(v)_j -
+    h^2 lap_h(v)_i), a 25-point stencil (neighbours, second neighbours along the axes and
+    the 12 edge neighbours)."""
+    n = nbr.shape[0]
+    h4 = h * h * h * h
+    for i in range(n):
+        count = ell_add(cols, vals, i, 0, i, centre[i])
+        n_i = 0
+        for k in range(6):
+            j = nbr[i, k]
+            if j >= 0:
+                n_i += 1
+                count = ell_add(cols, vals, i, count, j, weight[i, k])
+        m = tensors[grain[i]]
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                continue
+            a = k // 2
+            p = kappa * b_face[i, k] * m[a, a] / h4
+            n_j = 0
+            for kk in range(6):  # + p h^2 lap_h(v)_j
+                l = nbr[j, kk]
+                if l >= 0:
+                    n_j += 1
+                    count = ell_add(cols, vals, i, count, l, p)
+            count = ell_add(cols, vals, i, count, j, -p * n_j)
+            for kk in range(6):  # - p h^2 lap_h(v)_i
+                l = nbr[i, kk]
+                if l >= 0:
+                    count = ell_add(cols, vals, i, count, l, -p)
+            count = ell_add(cols, vals, i, count, i, p * n_i)
+        counts[i] = count
+        for e in range(count):
+            if cols[i, e] == i:
+                diag[i] = vals[i, e]
+
+
+@njit(cache=True)
+def add_laplacian_stencil(nbr, factor, weight, centre):
+    """Add factor_i lap_h(v)_i to row i of the 7-point stencil (factor [1/s per 1/m2]):
+    weight_k += factor_i, centre -= n_i factor_i (n_i connected neighbours); h^2 is in factor."""
+    for i in range(nbr.shape[0]):
+        for k in range(6):
+            if nbr[i, k] >= 0:
+                weight[i, k] += factor[i]
+                centre[i] -= factor[i]
+
+
+@njit(cache=True)
+def ell_ssor_apply(r, cols, vals, counts, diag, corner, omega, out):
+    """ssor_apply for the matrix of phase_matrix: out = M^-1 r, M = (D/w + L)(D/w)^-1(D/w + U),
+    one forward and one backward sweep over all its entries; out[N] = r[N] / corner."""
+    n = cols.shape[0]
+    for i in range(n):
+        total = r[i]
+        for e in range(counts[i]):
+            j = cols[i, e]
+            if j < i:
+                total -= vals[i, e] * out[j]
+        out[i] = total * omega / diag[i]
+    for i in range(n - 1, -1, -1):
+        total = diag[i] / omega * out[i]
+        for e in range(counts[i]):
+            j = cols[i, e]
+            if j > i:
+                total -= vals[i, e] * out[j]
+        out[i] = total * omega / diag[i]
+    out[n] = r[n] / corner
+
+
+@njit(cache=True)
+def tangential_sum(i, g, nbr, m, coefficient):
+    """sum_k c_f s sum_{b!=a} M_ab (g_b,i + g_b,j)/2 over the connected faces of voxel i
+    (c_f = coefficient[i, k], g a cell-centred gradient (N, 3))."""
+    tangential = 0.0
+    for k in range(6):
+        j = nbr[i, k]
+        if j < 0:
+            continue
+        a = k // 2
+        s = 1.0 if k % 2 == 1 else -1.0
+        part = 0.0
+        for b in range(3):
+            if b != a:
+                part += m[a, b] * 0.5 * (g[i, b] + g[j, b])
+        tangential += coefficient[i, k] * s * part
+    return tangential
+
+
+@njit(cache=True)
+def phase_jacobian_apply(v, cols, vals, counts, cross, nbr, grain, tensors, h, d_face, grad_v, out,
+                         b_face, dmu, kappa, w, grad_w, lap_v):
+    """out = J v with phase separation: the matrix of phase_matrix (normal part) plus, when
+    cross is True, the tangential parts of the flux, -(1/h) sum_f d_f s sum_{b!=a} M_ab
+    (g_b,i(v) + g_b,j(v))/2, and of the drift, the same with b_f and
+    w = dmu v - kappa lap_h(v) (the change of mu_extra). w, grad_w, lap_v: work arrays."""
+    n = v.shape[0]
+    for i in range(n):
+        total = 0.0
+        for e in range(counts[i]):
+            total += vals[i, e] * v[cols[i, e]]
+        out[i] = total
+    if cross:
+        cell_gradients(v, nbr, h, grad_v)
+        laplacian(v, nbr, h, lap_v)
+        for i in range(n):
+            w[i] = dmu[i] * v[i] - kappa * lap_v[i]
+        cell_gradients(w, nbr, h, grad_w)
+        for i in range(n):
+            m = tensors[grain[i]]
+            out[i] -= (tangential_sum(i, grad_v, nbr, m, d_face) + tangential_sum(i, grad_w, nbr, m, b_face)) / h

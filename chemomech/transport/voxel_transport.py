@@ -46,15 +46,23 @@ from chemomech.transport.sphere_kernels import TABLE_D, voltage_at
 from chemomech.transport.sphere_transport import material_tables
 from chemomech.transport.voxel_coupling import VoxelCoupling
 from chemomech.transport.voxel_kernels import (
+    ELL_WIDTH,
+    MU_GAP,
+    add_laplacian_stencil,
     assemble_stencil,
     bicgstab,
     cell_gradients,
     diffusion_divergence,
     electrode_potential,
     face_coefficients,
+    laplacian,
+    phase_matrix,
+    shifted_electrode_potential,
+    shifted_surface_currents,
     surface_currents,
     surface_rates,
 )
+from chemomech.transport.sphere_kernels import table_lookup
 
 NEWTON_TOL = 1e-6          # largest Newton update of x that ends the iteration [-]
 NEWTON_MAX_ITERATIONS = 25
@@ -209,21 +217,51 @@ class VoxelStepper:
         if not physics.fickian:
             self.coupling = VoxelCoupling(material, particle, con.nbr, con.grain, physics, temperature,
                                           self.table.shape[1])
+        self.phase = physics.phase_separation
+        # the Butler-Volmer equilibrium potential is U(x_s) - mu_extra,i/F whenever an option
+        # gives mu_extra (stress-assisted diffusion, phase separation), as in the 1-D sphere
+        self.shifted = physics.stress_assisted_diffusion or physics.phase_separation
+        self.no_ell = (np.zeros((0, ELL_WIDTH), dtype=np.int32), np.zeros((0, ELL_WIDTH)), np.zeros(0, dtype=np.int32),
+                       np.zeros(0))
+        self.ell = self.no_ell
+        if self.phase:
+            self.ell = (np.zeros((n, ELL_WIDTH), dtype=np.int32), np.zeros((n, ELL_WIDTH)),
+                        np.zeros(n, dtype=np.int32), np.zeros(n))
+            self.rate_mu = np.zeros(n)
+            self.rate_lap = np.zeros(n)
+            self.laplacian_factor = np.zeros(n)
 
     def face_q(self, x):
         """q = h / (2 F c_max D_nn(x_cell)) [m2/A] of each reacting face (with coupling
-        options, D_nn times VoxelCoupling.surface_factor)."""
+        options, D_nn times VoxelCoupling.surface_factor); 0 with phase separation (x_s = x
+        of the voxel: the natural boundary condition, zero gradient of x)."""
+        if self.phase:
+            return np.zeros(self.connectivity.face_cell.size)
         d = np.interp(x[self.connectivity.face_cell], np.linspace(0.0, 1.0, self.table.shape[1]),
                       self.table[TABLE_D])
         if self.coupling is not None:
             d = d * self.coupling.surface_factor(self.connectivity.face_cell)
         return 0.5 * self.h * self.flux_per_current / (d * self.face_m_normal)
 
-    def solve_surface(self, x, total_current=None, phi=None):
+    def solve_surface(self, x, total_current=None, phi=None, mu=None):
         """Face currents at state x, either for a given total current [A] (phi found) or
-        a given phi [V]. Returns phi."""
+        a given phi [V]. Returns phi. With stress-assisted diffusion or phase separation the
+        equilibrium potential of a face is U(x_s) - mu_extra,i/F (mu: mu_extra [J/mol] of
+        state x; computed when None)."""
         con = self.connectivity
         q = self.face_q(x)
+        if self.shifted:
+            if mu is None:
+                mu = self.coupling.potential(x)
+            shift = mu[con.face_cell] / FARADAY
+            if phi is None:
+                phi = shifted_electrode_potential(x, shift, con.face_cell, q, self.face_area, self.table,
+                                                  self.two_rt_f, total_current, self.phi, self.face_current,
+                                                  self.di_dphi, self.di_dx)
+            else:
+                shifted_surface_currents(x, phi, shift, con.face_cell, q, self.face_current, self.table,
+                                         self.two_rt_f, self.face_current, self.di_dphi, self.di_dx)
+            return phi
         if phi is None:
             phi = electrode_potential(x, con.face_cell, q, self.face_area, self.table, self.two_rt_f,
                                       total_current, self.phi, self.face_current, self.di_dphi, self.di_dx)
@@ -252,13 +290,20 @@ class VoxelStepper:
         mean_current = total_current / self.reacting_area
         for _ in range(NEWTON_MAX_ITERATIONS):
             self.newton_iterations += 1
+            mu = coupling.potential(x) if self.shifted else None
             if hold:
-                phi = self.solve_surface(x, phi=hold_voltage - mean_current * self.ohmic)
+                phi = self.solve_surface(x, phi=hold_voltage - mean_current * self.ohmic, mu=mu)
                 mean_current = float(self.face_current @ self.face_area) / self.reacting_area
             else:
-                phi = self.solve_surface(x, total_current=total_current)
+                phi = self.solve_surface(x, total_current=total_current, mu=mu)
             surface_rates(self.n, con.face_cell, self.face_area, self.face_current, self.di_dx,
                           self.flux_per_current, self.volume, self.rate, self.rate_slope)
+            if self.shifted:
+                # the surface rate depends on mu_extra,i: d rate_i = rate_mu_i (dmu_i dx_i -
+                # kappa lap_h(dx)_i), rate_mu_i = sum_f A_f (di_f/dphi)/F / (F c_max V)
+                self.rate_mu = np.bincount(con.face_cell, self.face_area * self.di_dphi, self.n) * (
+                    self.flux_per_current / (self.volume * FARADAY))
+                self.rate_slope += self.rate_mu * coupling.dmu
             cell_gradients(x, con.nbr, self.h, self.grad)
             face_coefficients(x, con.nbr, con.grain, self.tensors, self.table, self.h, self.grad,
                               self.d_face, self.dd_face, self.flux_shape)
@@ -272,6 +317,11 @@ class VoxelStepper:
                              self.flux_shape, self.rate_slope, self.weight, self.centre)
             if coupling is not None:
                 coupling.add_drift_jacobian(con.grain, self.tensors, self.h, self.weight, self.centre)
+            if self.phase:
+                self.laplacian_factor = -coupling.kappa * self.rate_mu / self.h**2
+                add_laplacian_stencil(con.nbr, self.laplacian_factor, self.weight, self.centre)
+                phase_matrix(con.nbr, con.grain, self.tensors, self.h, coupling.kappa, coupling.b_face,
+                             self.weight, self.centre, *self.ell)
             # the Newton system with the potential update d_phi as unknown N (bordered):
             # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
             # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
@@ -283,6 +333,9 @@ class VoxelStepper:
             else:
                 column = np.bincount(con.face_cell, self.face_area * self.di_dphi, self.n) * scale
                 row = self.rate_slope
+                if self.phase:  # d(total rate) = sum_i rate_mu_i (-kappa lap_h(dx)_i) + ...: lap_h is symmetric
+                    laplacian(self.rate_mu, con.nbr, self.h, self.rate_lap)
+                    row = self.rate_slope - coupling.kappa * self.rate_lap
                 corner = float(self.face_area @ self.di_dphi) * scale
             delta, ok = self.linear_solve(np.append(-residual, 0.0), column, row, corner, dt)
             if not ok:
@@ -306,13 +359,15 @@ class VoxelStepper:
         """The bordered Newton system (voxel_kernels.bordered_apply) y = rhs, assembled at
         the current iterate."""
         con = self.connectivity
-        if self.coupling is not None and self.coupling.physics.stress_assisted_diffusion:
+        if self.coupling is not None and self.coupling.drift_on:
             drift, b_face, dmu = True, self.coupling.b_face, self.coupling.dmu
         else:
             drift, b_face, dmu = False, self.no_drift_face, self.no_drift
+        kappa = self.coupling.kappa if self.phase else 0.0
         y, iterations, ok = bicgstab(rhs, SSOR_OMEGA, con.nbr, self.weight, self.centre, self.cross, con.grain,
                                      self.tensors, self.h, self.d_face, column, row, corner,
-                                     LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS, drift, b_face, dmu)
+                                     LINEAR_REL_TOL, LINEAR_MAX_ITERATIONS, drift, b_face, dmu,
+                                     self.phase, *self.ell, kappa)
         self.linear_iterations += iterations
         return y, ok
 
@@ -323,8 +378,12 @@ class VoxelStepper:
         return phi + current * self.ohmic
 
     def initial_voltage(self, x_initial, current):
-        """V at t = 0 under `current` [A/m2]: uniform x_initial on every face."""
-        return voltage_at(x_initial, current, self.table, self.two_rt_f, self.ohmic, 0.0)
+        """V at t = 0 under `current` [A/m2]: uniform x_initial on every face (with phase
+        separation minus mu_gap(x_initial)/F: no Laplacian in a uniform state)."""
+        v = voltage_at(x_initial, current, self.table, self.two_rt_f, self.ohmic, 0.0)
+        if self.phase:
+            v -= table_lookup(self.coupling.table, MU_GAP, x_initial)[0] / FARADAY
+        return v
 
     def surface_range(self, x):
         surface = x[self.connectivity.face_cell]
