@@ -130,6 +130,7 @@ def test_slab_factor_geometric_mean_at_faces(slab_setup):
 
 # ---- 5. conservation and Newton ------------------------------------------------------
 
+@pytest.mark.slow
 def test_coupled_run_conserves_li_and_newton_stays_cheap():
     """Tilted NC91 crystal (off-diagonal tensor: tangential drift terms), both options:
     Li balance to the Newton tolerance as in the Fickian run, the stress solved ~once per

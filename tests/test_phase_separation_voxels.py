@@ -68,6 +68,7 @@ def soc(material, solution):
 
 # ---- (a) conservation -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_phase_separation_conserves_li_charge_into_gap_and_rest():
     """Tilted NC91 crystal (off-diagonal tensor: tangential drift terms), 0.3 um radius at
     50 nm: 1C charge to a mean x = 0.225 (inside the H2-H3 window) and a 30 min rest.
