@@ -43,24 +43,32 @@ ADAPTERS = {"sphere-1d": SphereRun, "single-crystal": VoxelRun, "polycrystal": V
 
 
 def _progress_bar(enabled: bool):
-    """A tqdm bar over the whole protocol and its update(fraction, label) callback."""
+    """A tqdm bar over the whole protocol: (close(), update(fraction, label)). The bar
+    opens at the first update, after the first time step, so that kernels compiled before
+    it (first use) do not spoil its rate and time estimate."""
     if not enabled:
         return None, None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=100, unit="%", desc="running", leave=False,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
-    shown = {"label": None}
+    state = {"bar": None, "label": None}
 
     def update(fraction, label):
-        if label != shown["label"]:
-            shown["label"] = label
+        bar = state["bar"]
+        if bar is None:
+            bar = state["bar"] = tqdm(total=100, unit="%", desc="running", leave=False,
+                                      bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        if label != state["label"]:
+            state["label"] = label
             bar.set_description_str(label, refresh=False)
         done = round(100 * fraction)
         if done > bar.n:
             bar.update(done - bar.n)  # tqdm redraws at most every mininterval
 
-    return bar, update
+    def close():
+        if state["bar"] is not None:
+            state["bar"].close()
+
+    return close, update
 
 
 def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_large: bool = False) -> xr.Dataset:
@@ -77,12 +85,12 @@ def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_
     check_run_memory(spec, allow_large)
     material = spec.material
     run = ADAPTERS[spec.geometry](spec)
-    bar, update = _progress_bar(progress)
+    close_bar, update = _progress_bar(progress)
     try:
         solution = run.integrate(update)
     finally:
-        if bar is not None:
-            bar.close()
+        if close_bar is not None:
+            close_bar()
     history = solution.history
     plan = snapshot_plan(history, spec.snapshots, list(spec.snapshot_cycles))
     if isinstance(run, VoxelRun):

@@ -147,6 +147,10 @@ class SphereStepper:
             self.slab_gain = (material.barrier_slope_ev_per_angstrom * material.li_slab_height_angstrom
                               / (BOLTZMANN_EV * temperature))
         self.kappa = material.gradient_energy_j_m2_mol if physics.phase_separation else 0.0  # J m2/mol
+        if self.coupled:  # compile (or load) the coupled kernels now, before a progress bar starts
+            uniform = np.full(self.volumes.size, material.x_initial)
+            self.step(uniform, 1e-9, None, 0.0)
+            self.voltage(uniform, 0.0)
 
     @staticmethod
     def _check_material(material: Material, physics: PhysicsOptions) -> None:
