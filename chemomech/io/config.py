@@ -327,17 +327,11 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     return resolved
 
 
-# physics options that need their own table in the material file
-PHYSICS_TABLES = {"slab_spacing_diffusivity": "slab_spacing", "phase_separation": "phase_separation"}
-
-
 def _check_physics_parameters(physics: dict, mat) -> None:
     """An option switched on needs its parameter table in the material file."""
-    for option, table in PHYSICS_TABLES.items():
-        if physics.get(option) and table not in mat.raw:
-            raise ConfigError(
-                f"physics.{option} = true needs a [{table}] table in {mat.source_file}; allowed: add the "
-                f"table (see models/README.md, 'Coupling physics') or switch the option off")
+    from chemomech.transport.coupling import check_material_parameters, physics_options
+
+    check_material_parameters(mat, physics_options(physics))
 
 
 def _resolve_experiment(resolved: dict, mat) -> None:

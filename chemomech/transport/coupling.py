@@ -85,6 +85,20 @@ def physics_options(table: dict | None) -> PhysicsOptions:
     return PhysicsOptions(**table)
 
 
+# the options that read a table of their own in the material file, and the attribute it fills
+OPTION_TABLES = {"slab_spacing_diffusivity": ("slab_spacing", "li_slab_height_angstrom"),
+                 "phase_separation": ("phase_separation", "gradient_energy_j_m2_mol")}
+
+
+def check_material_parameters(material, physics: PhysicsOptions) -> None:
+    """ConfigError when an option switched on needs a material table the material lacks."""
+    for option, (table, attribute) in OPTION_TABLES.items():
+        if getattr(physics, option) and getattr(material, attribute) is None:
+            raise ConfigError(
+                f"physics.{option} = true needs a [{table}] table in {material.source_file}; allowed: add the "
+                f"table (see models/README.md, 'Coupling physics') or switch the option off")
+
+
 def chemical_potential_slope(material, x) -> np.ndarray:
     """dmu_ocv/dx = -F dU/dx [J/mol] (positive: U falls with x), from the OCV interpolant
     by central differences of step 1e-6 (one-sided at the ends of [0, 1])."""

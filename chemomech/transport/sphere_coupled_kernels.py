@@ -194,6 +194,14 @@ def cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_
 
 
 @njit(cache=True)
+def field_arrays(n):
+    """Seven work arrays (N,) for cell_fields: mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx,
+    weights, lap_mid."""
+    return (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n))
+
+
+@njit(cache=True)
 def slab_factor(sigma_a, sigma_b, strain_per_stress, slab_gain):
     """S_f = exp(g eps_f), eps_f = (sigma_a + sigma_b)/2 * strain_per_stress [-], with
     strain_per_stress = 1/(3 K_bulk) [1/Pa] and g = s h_slab/(k_B T) [-]."""
@@ -224,13 +232,7 @@ def coupled_voltage(x, current_density, table, volumes, areas, dr, two_rt_f, ohm
     """Cell voltage of state x under `current_density` [A/m2]:
     V = voltage_at(x_{N-1}, i, half-step scaled as in `surface_half_step`) - mu_{N-1}/F [V]."""
     n = x.shape[0]
-    mu = np.empty(n)
-    dmu_dx = np.empty(n)
-    dmu_dbeta = np.empty(n)
-    sigma = np.empty(n)
-    dsigma_dx = np.empty(n)
-    weights = np.empty(n)
-    lap_mid = np.empty(n)
+    mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
     cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
                 mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)
     half = surface_half_step(x[n - 1], sigma[n - 1], dmu_dx[n - 1], half_dr_flux_per_current, table,
@@ -254,13 +256,7 @@ def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltag
     band = np.zeros((n, 7))
     rhs = np.empty((n, 2))
     u = np.empty(n)
-    mu = np.empty(n)
-    dmu_dx = np.empty(n)
-    dmu_dbeta = np.empty(n)
-    sigma = np.empty(n)
-    dsigma_dx = np.empty(n)
-    weights = np.empty(n)
-    lap_mid = np.empty(n)
+    mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
     lo, hi = laplacian_weights(volumes, areas, dr)
     # d mu_k / d x at columns k-1, k, k+1 (Laplacian part; the local slope is added below)
     mu_lo = np.zeros(n)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemomech.constants import FARADAY, TEMPERATURE_DEFAULT
-from chemomech.errors import ConfigError
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import Material
 from chemomech.mechanics.elastic_constants import isotropic_moduli
@@ -36,6 +35,7 @@ from chemomech.transport.coupling import (
     BOLTZMANN_EV,
     PhysicsOptions,
     chemical_potential_slope,
+    check_material_parameters,
     partial_molar_strain,
 )
 from chemomech.transport.integrator import SolverOptions, TransportSolution, run_protocol
@@ -43,6 +43,7 @@ from chemomech.transport.kinetics import thermal_voltage_2rt_f
 from chemomech.transport.sphere_coupled_kernels import (
     cell_fields,
     coupled_step,
+    field_arrays,
     coupled_voltage,
     slab_factor,
 )
@@ -137,7 +138,7 @@ class SphereStepper:
         self.ohmic = mesh.radius / material.electronic_conductivity
         self.flux_per_current = 1.0 / (FARADAY * material.c_max)  # (m/s) per (A/m2)
         self.specific_charge = 3.0 / (material.density * mesh.radius)  # (C/kg) per (A/m2 s)
-        self._check_material(material, physics)
+        check_material_parameters(material, physics)
         youngs_modulus, poisson_ratio = isotropic_moduli(material.stiffness_voigt())
         self.sphere_modulus = 2.0 * youngs_modulus / (3.0 * (1.0 - poisson_ratio))  # K [Pa]
         bulk_modulus = youngs_modulus / (3.0 * (1.0 - 2.0 * poisson_ratio))  # K_bulk [Pa]
@@ -151,15 +152,6 @@ class SphereStepper:
             uniform = np.full(self.volumes.size, material.x_initial)
             self.step(uniform, 1e-9, None, 0.0)
             self.voltage(uniform, 0.0)
-
-    @staticmethod
-    def _check_material(material: Material, physics: PhysicsOptions) -> None:
-        if physics.slab_spacing_diffusivity and material.li_slab_height_angstrom is None:
-            raise ConfigError(f"physics.slab_spacing_diffusivity = true needs a [slab_spacing] table in "
-                              f"{material.source_file}; allowed: add it, or set the option false")
-        if physics.phase_separation and material.gradient_energy_j_m2_mol is None:
-            raise ConfigError(f"physics.phase_separation = true needs a [phase_separation] table in "
-                              f"{material.source_file}; allowed: add it, or set the option false")
 
     def _options(self):
         """The coupling arguments shared by the coupled kernels."""
@@ -211,7 +203,7 @@ class SphereStepper:
             self.coupling_rows = True
         x = np.ascontiguousarray(x, dtype=float)
         n = x.shape[0]
-        mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = (np.empty(n) for _ in range(7))
+        mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
         stress_drift, slab, phase = self._options()
         cell_fields(x, self.table, self.volumes, self.areas, self.dr, stress_drift, True, phase,
                     self.sphere_modulus, self.kappa, mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)

@@ -92,6 +92,7 @@ from chemomech.mechanics.voxel_elasticity import solve_elasticity_grains
 from chemomech.transport.coupling import (
     PhysicsOptions,
     chemical_potential_slope,
+    check_material_parameters,
     partial_molar_strain,
     slab_diffusivity_factor,
 )
@@ -167,15 +168,9 @@ class VoxelCoupling:
 
     def __init__(self, material: Material, particle: VoxelParticle, nbr: np.ndarray, grain: np.ndarray,
                  physics: PhysicsOptions, temperature: float, table_points: int):
-        if physics.phase_separation and material.gradient_energy_j_m2_mol is None:
-            raise ConfigError(f"physics.phase_separation = true needs a [phase_separation] table in "
-                              f"{material.source_file}; allowed: add it, or set the option false")
+        check_material_parameters(material, physics)
         if not physics.stress_update_x > 0.0:
             raise ConfigError(f"physics.stress_update_x = {physics.stress_update_x!r} must be > 0")
-        if physics.slab_spacing_diffusivity and (material.li_slab_height_angstrom is None
-                                                 or material.barrier_slope_ev_per_angstrom is None):
-            raise ConfigError(f"physics.slab_spacing_diffusivity = true needs a [slab_spacing] table in "
-                              f"{material.source_file}; allowed: add the table or switch the option off")
         self.material = material
         self.particle = particle
         self.physics = physics
@@ -295,10 +290,9 @@ class VoxelCoupling:
                   divergence: np.ndarray) -> None:
         """Stress-assisted diffusion and/or phase separation: add (1/h) sum_f b_f
         G_f(mu_extra) [1/s] at state x to `divergence` (in place), keeping the face terms
-        for add_drift_jacobian."""
+        for add_drift_jacobian. Reads mu_extra from the last potential(x) of the same x."""
         if not self.drift_on:
             return
-        self.potential(x)
         cell_gradients(self.mu, self.nbr, h, self.grad_mu)
         drift_coefficients(x, self.mu, self.nbr, grain, tensors, self.table, h, self.grad_mu,
                            self.face_factor, self.b_face, self.db_face, self.drift_shape)

@@ -94,6 +94,39 @@ def cell_gradients(v, nbr, h, out):
 
 
 @njit(cache=True)
+def face_flux_shape(v, grad, m, i, j, k, h):
+    """G_f(v) = M_aa (v_j - v_i)/h + s sum_{b != a} M_ab (g_b,i + g_b,j)/2 of the face in
+    direction k (grid axis a = k // 2, s = +-1) between voxels i and j, with M = m the
+    grain's dimensionless tensor and g = grad the cell gradients of v [v/m]."""
+    a = k // 2
+    s = 1.0 if k % 2 == 1 else -1.0
+    shape = m[a, a] * (v[j] - v[i]) / h
+    for b in range(3):
+        if b != a:
+            shape += s * m[a, b] * 0.5 * (grad[i, b] + grad[j, b])
+    return shape
+
+
+@njit(cache=True)
+def tangential_sum(i, g, nbr, m, coefficient):
+    """sum_k c_f s sum_{b!=a} M_ab (g_b,i + g_b,j)/2 over the connected faces of voxel i
+    (c_f = coefficient[i, k], g a cell-centred gradient (N, 3))."""
+    tangential = 0.0
+    for k in range(6):
+        j = nbr[i, k]
+        if j < 0:
+            continue
+        a = k // 2
+        s = 1.0 if k % 2 == 1 else -1.0
+        part = 0.0
+        for b in range(3):
+            if b != a:
+                part += m[a, b] * 0.5 * (g[i, b] + g[j, b])
+        tangential += coefficient[i, k] * s * part
+    return tangential
+
+
+@njit(cache=True)
 def face_coefficients(x, nbr, grain, tensors, table, h, grad, d_face, dd_face, flux_shape):
     """For every connected face (i, k): d(x_f), d'(x_f) and the flux shape
     G_f = M_aa (x_j - x_i)/h + s sum_{b!=a} M_ab (g_b,i + g_b,j)/2, so that F_f = d G_f.
@@ -108,16 +141,10 @@ def face_coefficients(x, nbr, grain, tensors, table, h, grad, d_face, dd_face, f
                 dd_face[i, k] = 0.0
                 flux_shape[i, k] = 0.0
                 continue
-            a = k // 2
-            s = 1.0 if k % 2 == 1 else -1.0
             d, dd = table_lookup(table, TABLE_D, 0.5 * (x[i] + x[j]))
-            shape = m[a, a] * (x[j] - x[i]) / h
-            for b in range(3):
-                if b != a:
-                    shape += s * m[a, b] * 0.5 * (grad[i, b] + grad[j, b])
             d_face[i, k] = d
             dd_face[i, k] = dd
-            flux_shape[i, k] = shape
+            flux_shape[i, k] = face_flux_shape(x, grad, m, i, j, k, h)
 
 
 @njit(cache=True)
@@ -186,12 +213,10 @@ def face_current(x_cell, phi, guess, q, table, two_rt_f):
 
 @njit(cache=True)
 def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current, di_dphi, di_dx):
-    """face_current for every surface face (q per face); results into the out arrays."""
-    for f in range(face_cell.shape[0]):
-        i, dp, dx = face_current(x[face_cell[f]], phi, guess[f], face_q[f], table, two_rt_f)
-        current[f] = i
-        di_dphi[f] = dp
-        di_dx[f] = dx
+    """face_current for every surface face (q per face); results into the out arrays
+    (shifted_surface_currents with no shift)."""
+    shifted_surface_currents(x, phi, np.zeros(face_cell.shape[0]), face_cell, face_q, guess, table,
+                             two_rt_f, current, di_dphi, di_dx)
 
 
 @njit(cache=True)
@@ -324,35 +349,9 @@ def jacobian_apply(v, nbr, weight, centre, cross, grain, tensors, h, d_face, gra
             if j >= 0:
                 total += weight[i, k] * v[j]
         if cross:
-            m = tensors[grain[i]]
-            tangential = 0.0
-            for k in range(6):
-                j = nbr[i, k]
-                if j < 0:
-                    continue
-                a = k // 2
-                s = 1.0 if k % 2 == 1 else -1.0
-                part = 0.0
-                for b in range(3):
-                    if b != a:
-                        part += m[a, b] * 0.5 * (grad_v[i, b] + grad_v[j, b])
-                tangential += d_face[i, k] * s * part
-            total -= tangential / h
+            total -= tangential_sum(i, grad_v, nbr, tensors[grain[i]], d_face) / h
         if tangential_drift:
-            m = tensors[grain[i]]
-            tangential = 0.0
-            for k in range(6):
-                j = nbr[i, k]
-                if j < 0:
-                    continue
-                a = k // 2
-                s = 1.0 if k % 2 == 1 else -1.0
-                part = 0.0
-                for b in range(3):
-                    if b != a:
-                        part += m[a, b] * 0.5 * (grad_w[i, b] + grad_w[j, b])
-                tangential += b_face[i, k] * s * part
-            total -= tangential / h
+            total -= tangential_sum(i, grad_w, nbr, tensors[grain[i]], b_face) / h
         out[i] = total
 
 
@@ -565,16 +564,10 @@ def drift_coefficients(x, mu, nbr, grain, tensors, coupling_table, h, grad_mu, f
                 db_face[i, k] = 0.0
                 drift_shape[i, k] = 0.0
                 continue
-            a = k // 2
-            s = 1.0 if k % 2 == 1 else -1.0
             b, db = table_lookup(coupling_table, DRIFT_MOBILITY, 0.5 * (x[i] + x[j]))
-            shape = m[a, a] * (mu[j] - mu[i]) / h
-            for c in range(3):
-                if c != a:
-                    shape += s * m[a, c] * 0.5 * (grad_mu[i, c] + grad_mu[j, c])
             b_face[i, k] = face_factor[i, k] * b
             db_face[i, k] = face_factor[i, k] * db
-            drift_shape[i, k] = shape
+            drift_shape[i, k] = face_flux_shape(mu, grad_mu, m, i, j, k, h)
 
 
 @njit(cache=True)
@@ -724,25 +717,6 @@ def ell_ssor_apply(r, cols, vals, counts, diag, corner, omega, out):
                 total -= vals[i, e] * out[j]
         out[i] = total * omega / diag[i]
     out[n] = r[n] / corner
-
-
-@njit(cache=True)
-def tangential_sum(i, g, nbr, m, coefficient):
-    """sum_k c_f s sum_{b!=a} M_ab (g_b,i + g_b,j)/2 over the connected faces of voxel i
-    (c_f = coefficient[i, k], g a cell-centred gradient (N, 3))."""
-    tangential = 0.0
-    for k in range(6):
-        j = nbr[i, k]
-        if j < 0:
-            continue
-        a = k // 2
-        s = 1.0 if k % 2 == 1 else -1.0
-        part = 0.0
-        for b in range(3):
-            if b != a:
-                part += m[a, b] * 0.5 * (g[i, b] + g[j, b])
-        tangential += coefficient[i, k] * s * part
-    return tangential
 
 
 @njit(cache=True)

@@ -220,7 +220,8 @@ class VoxelStepper:
         self.phase = physics.phase_separation
         # the Butler-Volmer equilibrium potential is U(x_s) - mu_extra,i/F whenever an option
         # gives mu_extra (stress-assisted diffusion, phase separation), as in the 1-D sphere
-        self.shifted = physics.stress_assisted_diffusion or physics.phase_separation
+        # (the options that give mu_extra; its potential(x) at each Newton iterate also feeds add_drift)
+        self.shifted = self.coupling is not None and self.coupling.drift_on
         self.no_ell = (np.zeros((0, ELL_WIDTH), dtype=np.int32), np.zeros((0, ELL_WIDTH)), np.zeros(0, dtype=np.int32),
                        np.zeros(0))
         self.ell = self.no_ell
