@@ -6,9 +6,10 @@ and each coupling option of [physics] (transport/coupling.py).
                                                             # 1C and 2C, baseline only, sphere only,
                                                             # 4 snapshots, SXDM and TXM on 250 nm grids
     python validation/rate_heterogeneity.py --convergence   # the figures vs grid at 1C and 2C
+             [--voxel-sizes 100,71,50 --cells 25,50,100]   # a subset of the grids (coarse ones first)
     options: --materials nc91,nm91  --rates 0.1,0.5,1,2
              --options baseline,stress_assisted_diffusion,slab_spacing_diffusivity,phase_separation,all
-             --voxel-nm 50  --out DIR (default validation/out/rate_heterogeneity/)  --jobs N
+             --shapes sphere,platelet  --voxel-nm 50  --out DIR (default validation/out/rate_heterogeneity/)  --jobs N
 
 Rows. Single crystals with the c axis along z: a sphere of radius 2 um and the hexagonal
 platelet of the same volume (aspect = width across corners / thickness = 3, as
@@ -501,7 +502,15 @@ def parse_args(argv=None):
     parser.add_argument("--options", default=None, help="comma-separated of " + ",".join(het.OPTIONS)
                         + " (default all five; --quick: baseline)")
     parser.add_argument("--voxel-nm", type=float, default=None, help="voxel edge in nm (default 50; --quick: 250)")
+    parser.add_argument("--shapes", default=None, help="comma-separated of sphere,platelet (default both; "
+                                                       "--quick: sphere)")
     parser.add_argument("--convergence", action="store_true", help="the figures vs grid at 1C and 2C")
+    parser.add_argument("--voxel-sizes", default=None,
+                        help="--convergence: comma-separated voxel edges in nm (default "
+                             + ",".join(f"{v:g}" for v in CONVERGENCE_VOXEL_NM) + "); e.g. the coarse ones first")
+    parser.add_argument("--cells", default=None,
+                        help="--convergence: comma-separated radial cell counts of the 1-D sphere (default "
+                             + ",".join(map(str, CONVERGENCE_CELLS)) + ")")
     parser.add_argument("--quick", action="store_true", help="a tiny version for development and tests")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
@@ -515,6 +524,13 @@ def parse_args(argv=None):
         parser.error(f"unknown option {unknown[0]!r}; allowed: {', '.join(het.OPTIONS)}")
     if args.voxel_nm is None:
         args.voxel_nm = QUICK["voxel_nm"] if args.quick else 50.0
+    args.shapes = _list(args.shapes) if args.shapes else (("sphere",) if args.quick else ("sphere", "platelet"))
+    if any(shape not in ("sphere", "platelet") for shape in args.shapes):
+        parser.error(f"unknown shape in --shapes {','.join(args.shapes)!r}; allowed: sphere, platelet")
+    args.voxel_sizes = _list(args.voxel_sizes, float) if args.voxel_sizes else (
+        QUICK["convergence_voxel_nm"] if args.quick else CONVERGENCE_VOXEL_NM)
+    args.cells = _list(args.cells, int) if args.cells else (
+        QUICK["convergence_cells"] if args.quick else CONVERGENCE_CELLS)
     return args
 
 
@@ -526,8 +542,7 @@ def main(argv=None) -> int:
     measurement = QUICK["measurement"] if args.quick else STUDY_MEASUREMENT
     started = time.perf_counter()
     if args.convergence:
-        voxels = QUICK["convergence_voxel_nm"] if args.quick else CONVERGENCE_VOXEL_NM
-        cells = QUICK["convergence_cells"] if args.quick else CONVERGENCE_CELLS
+        voxels, cells = args.voxel_sizes, args.cells
         specs = convergence_specs(args.materials, args.rates, args.options, voxels, cells, snapshots, measurement)
         records = run_rows(specs, out, args.jobs)
         write_tables(records, out, "convergence_rows")
@@ -542,7 +557,7 @@ def main(argv=None) -> int:
         report += [f"![{p.stem}]({p.name})" for p in figures]
         (out / "convergence_report.md").write_text("\n".join(report) + "\n")
     else:
-        shapes = ("sphere",) if args.quick else ("sphere", "platelet")
+        shapes = args.shapes
         specs = study_specs(args.materials, args.rates, args.options, args.voxel_nm, snapshots, shapes, measurement)
         records = run_rows(specs, out, args.jobs)
         table = write_tables(records, out)
@@ -551,7 +566,7 @@ def main(argv=None) -> int:
         figures = [p for p in figures if p is not None]
         platelet = het.platelet_radius_um(RADIUS_UM)
         report = ["# C-rate heterogeneity of single crystals at 4.5 V", "",
-                  f"Sphere of radius {RADIUS_UM:g} um" + ("" if args.quick else
+                  f"Sphere of radius {RADIUS_UM:g} um" + ("" if "platelet" not in shapes else
                   f" and the hexagonal platelet of the same volume (circumradius {platelet:.3f} um, aspect "
                   f"{het.PLATELET_ASPECT:g})") + f", c axis along z, {args.voxel_nm:g} nm voxels, constant-current "
                   f"charge to 4.5 V, {snapshots} snapshots. Definitions: chemomech/validation/heterogeneity.py.",
