@@ -2,7 +2,8 @@
 
 The contract (README "Configuration"):
 
-    material = "nc91"               # a name under models/, or a path to a TOML file
+    material = "nc91"               # a name under models/, or a path to a TOML file, or a blend:
+    # material = { blend = { nc91 = 0.5, nm91 = 0.5 } }   (materials/blend.py)
     [material_overrides]            # optional: any material key, dotted
     "diffusivity.out_of_plane_ratio" = 1.0
     [particle]
@@ -224,7 +225,14 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     """Read, override and validate a configuration; return it complete (defaults filled,
     material loaded and checked, a material path made absolute). Checks that need the
     material (v_max above the starting OCV) are done here, before anything runs."""
-    from chemomech.materials.material import load_material, material_path, models_directory
+    from chemomech.materials.blend import BLEND, blend_raw, check_blend, resolve_members
+    from chemomech.materials.material import (
+        apply_overrides,
+        build_material,
+        load_material,
+        material_path,
+        models_directory,
+    )
 
     raw, path = read_config(source)
     if assignments:
@@ -236,8 +244,9 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     if "material" not in raw:
         raise ConfigError("missing key 'material'; give a name under models/ (e.g. \"nc91\") or a path to a TOML file")
     material = raw["material"]
-    if not isinstance(material, str):
-        raise ConfigError(f"material = {material!r}: must be a string (a name under models/ or a path)")
+    if not isinstance(material, (str, dict)):
+        raise ConfigError(f"material = {material!r}: must be a string (a name under models/ or a path) or a "
+                          "blend of end members, e.g. material = { blend = { nc91 = 0.5, nm91 = 0.5 } }")
     overrides = raw.get("material_overrides", {})
     if not isinstance(overrides, dict):
         raise ConfigError("material_overrides must be a table of dotted material keys")
@@ -245,12 +254,20 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
 
     resolved: dict = {}
     try:
-        material_file = material_path(_relative_to(material, path))
-        mat = load_material(material_file, overrides)
+        if isinstance(material, dict):  # a blend (materials/blend.py)
+            fractions = resolve_members(check_blend(material), path.parent if path is not None else None)
+            blended = blend_raw(fractions)
+            if overrides:
+                blended = apply_overrides(blended, overrides, "the blended material")
+            mat = build_material(blended, "the blended material")
+            resolved["material"] = {BLEND: fractions}
+        else:
+            material_file = material_path(_relative_to(material, path))
+            mat = load_material(material_file, overrides)
+            shipped = material_file.resolve().parent == models_directory().resolve()
+            resolved["material"] = material_file.stem if shipped else str(material_file.resolve())
     except MaterialError as exc:
         raise ConfigError(str(exc)) from None
-    shipped = material_file.resolve().parent == models_directory().resolve()
-    resolved["material"] = material_file.stem if shipped else str(material_file.resolve())
     if overrides:
         resolved["material_overrides"] = dict(overrides)
 

@@ -3,6 +3,8 @@
 DIR/config.toml   the resolved configuration (re-run it with `chemomech run DIR/config.toml`)
 DIR/result.nc     the xarray Dataset (netCDF4/HDF5)
 DIR/summary.json  the summary figures
+DIR/material.toml the blended material file, for a run of a blend (materials/blend.py;
+                  the same text as result.nc's attrs material_toml): load_material reads it
 
 Everything is written to a hidden temporary directory beside DIR and renamed into place at
 the end, so an interrupted or failed run leaves no DIR behind; an existing DIR is replaced
@@ -54,7 +56,8 @@ def _jsonable(value):
 
 def write_run_directory(out_dir: str | Path, config: dict, ds: xr.Dataset, summary: dict,
                         force: bool = False) -> Path:
-    """Write config.toml, result.nc and summary.json into out_dir atomically."""
+    """Write config.toml, result.nc and summary.json (and material.toml for a blend) into
+    out_dir atomically."""
     out = check_output_directory(out_dir, force)
     with staged_directory(out, force) as staging:
         (staging / "config.toml").write_text(tomli_w.dumps(config))
@@ -64,4 +67,6 @@ def write_run_directory(out_dir: str | Path, config: dict, ds: xr.Dataset, summa
         (staging / "summary.json").write_text(
             json.dumps({k: _jsonable(v) for k, v in summary.items()}, indent=2) + "\n"
         )
+        if isinstance(config.get("material"), dict) and "material_toml" in ds.attrs:  # a blend
+            (staging / "material.toml").write_text(str(ds.attrs["material_toml"]), encoding="utf-8")
     return out

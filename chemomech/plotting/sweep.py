@@ -66,7 +66,11 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, figure: str = "capacity_mAh_g")
             ax.plot(ds[x_dim].values, line.values, marker="o", ms=4, lw=1.6, color=colour, linestyle=style, label=label)
         key = ds[x_dim].attrs.get("config_key", x_dim)
         units = ds[x_dim].attrs.get("units")
-        ax.set_xlabel(AXIS_LABELS.get(key, f"{key} ({units})" if units else key))
+        if key.startswith("material.blend."):
+            label = f"fraction of {key.rsplit('.', 1)[-1].upper()} in the blend (-)"
+        else:
+            label = AXIS_LABELS.get(key, f"{key} ({units})" if units else key)
+        ax.set_xlabel(label)
         if key == "protocol.c_rate":
             ax.set_xscale("log")
             ticks = ds[x_dim].values

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from chemomech.io.config import resolve_config
 from chemomech.io.results import material_from_text
-from chemomech.materials.material import Material, material_path
+from chemomech.materials.blend import is_blend, material_source
+from chemomech.materials.material import Material
 from chemomech.materials.recalibration import TABLE as RECALIBRATED, options_key
 from chemomech.protocol import Experiment
 from chemomech.protocol.from_config import experiment_of
@@ -45,19 +46,19 @@ class RunSpec:
 def run_spec(config: dict | str | Path, assignments: list[str] | None = None) -> RunSpec:
     """Resolve `config` (dict or TOML path, with optional "key=value" overrides) once."""
     cfg = resolve_config(config, assignments)
-    path = material_path(cfg["material"])
-    text = path.read_text(encoding="utf-8")
+    text, name = material_source(cfg["material"])
+    label = name if is_blend(cfg["material"]) else f"material file {name}"
     physics = physics_options(cfg.get("physics"))
     options = physics.switched_on()
-    material = material_from_text(text, cfg.get("material_overrides"), f"material file {path.name}", options)
+    material = material_from_text(text, cfg.get("material_overrides"), label, options)
     calibration = "default tables (Fickian calibration)"
     if options:
         if options_key(options) in tomllib.loads(text).get(RECALIBRATED, {}):
             calibration = f'tables re-fitted with {", ".join(options)} ([{RECALIBRATED}."{options_key(options)}"])'
         else:
-            calibration = f"default tables (Fickian calibration; {path.name} has none re-fitted with {', '.join(options)})"
+            calibration = f"default tables (Fickian calibration; {name} has none re-fitted with {', '.join(options)})"
             warnings.warn(
-                f"{path.name} has no tables re-fitted with {', '.join(options)}: the Fickian calibration is used "
+                f"{name} has no tables re-fitted with {', '.join(options)}: the Fickian calibration is used "
                 f"and the calibration rows may not hold (python validation/calibrate.py --physics "
                 f"{','.join(options)} --fit --write)", stacklevel=2)
     protocol, output, solver = cfg["protocol"], cfg["output"], cfg["solver"]

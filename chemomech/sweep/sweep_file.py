@@ -11,9 +11,13 @@ grid of run configurations, every one validated before anything runs.
 
 Axis and [set] keys are run-configuration keys written with dots: `material`,
 `section.key` for the keys of chemomech.io.config.SCHEMA (particle.radius_um,
-protocol.c_rate, particle.geometry, ...) and `material_overrides.<material key>`
-(e.g. "material_overrides.diffusivity.out_of_plane_ratio"). Unquoted dotted keys (TOML
-nested tables) mean the same as quoted ones.
+protocol.c_rate, particle.geometry, ...), `material_overrides.<material key>`
+(e.g. "material_overrides.diffusivity.out_of_plane_ratio") and, when the base material is
+a blend (materials/blend.py), `material.blend.<end member>`: that member's fraction, the
+other members keeping their proportions while they fill the rest, e.g.
+    "material.blend.nc91" = {start = 0, stop = 1, num = 6}    # with base material
+                                                              # { blend = { nc91 = 0.5, nm91 = 0.5 } }
+Unquoted dotted keys (TOML nested tables) mean the same as quoted ones.
 
 Ranges (inclusive of both ends; values rounded to 12 significant digits so that
 0.1 + 0.2 prints as 0.3):
@@ -48,15 +52,16 @@ from pathlib import Path
 
 import numpy as np
 
-from chemomech.errors import ChemomechError, ConfigError
+from chemomech.errors import ChemomechError, ConfigError, MaterialError
 from chemomech.io.config import SCHEMA, flatten_keys, material_in_folder, read_config, resolve_config
-from chemomech.materials.material import material_path
+from chemomech.materials.blend import BLEND, check_blend, material_source, resolve_members
 
 SWEEP_KEYS = ("base", "set", "axes")
 RANGE_KEYS = ("start", "stop", "num", "step", "log")
 MAX_POINTS = 100_000
 MAX_NAME_LENGTH = 200
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]")
+BLEND_PREFIX = "material.blend."
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,12 @@ def _read_base(base, folder: Path, where: str) -> dict:
         config, base_folder = copy.deepcopy(base), folder
     else:
         raise ConfigError(f"{where}base = {base!r}: must be a path to a run configuration or a table")
-    if "material" in config:
+    if isinstance(config.get("material"), dict):  # a blend: its member paths relative to the base's folder
+        try:
+            config["material"] = {BLEND: resolve_members(check_blend(config["material"]), base_folder)}
+        except MaterialError as exc:
+            raise ConfigError(f"{where}base: {exc}") from None
+    elif "material" in config:
         config["material"] = _material_beside(config["material"], base_folder)
     return config
 
@@ -221,7 +231,7 @@ def _flatten(table: dict, where: str, section: str, ranges: bool, prefix: str = 
 
 def config_keys() -> list[str]:
     """The dotted run-configuration keys a sweep may vary."""
-    return ["material", "material_overrides.<material key>",
+    return ["material", "material.blend.<end member>", "material_overrides.<material key>",
             *(f"{section}.{name}" for section, keys in SCHEMA.items() for name in keys)]
 
 
@@ -234,6 +244,7 @@ def schema_key(key: str):
 def _check_key(key: str, where: str, section: str) -> None:
     section_name, _, rest = key.partition(".")
     known = (key == "material" or (section_name == "material_overrides" and rest)
+             or (key.startswith(BLEND_PREFIX) and len(key) > len(BLEND_PREFIX))
              or schema_key(key) is not None)
     if not known:
         raise ConfigError(f"{where}[{section}] {key!r}: unknown config key; allowed: {', '.join(config_keys())}")
@@ -245,6 +256,9 @@ def set_key(config: dict, key: str, value) -> None:
     if key == "material":
         config["material"] = value
         return
+    if key.startswith(BLEND_PREFIX):
+        set_blend_fraction(config, key[len(BLEND_PREFIX):], value)
+        return
     section, _, rest = key.partition(".")
     table = config.get(section, {})
     if not isinstance(table, dict):
@@ -253,6 +267,32 @@ def set_key(config: dict, key: str, value) -> None:
         table = flatten_keys(table)
     table[rest] = value
     config[section] = table
+
+
+def set_blend_fraction(config: dict, member: str, value) -> None:
+    """"material.blend.<member>" = value: the base's blend with `member` at fraction
+    `value` and the other end members keeping their proportions while they fill 1 - value
+    (shared equally where the base gives them 0 in all)."""
+    where = f"{BLEND_PREFIX}{member}"
+    blend = config.get("material")
+    if not isinstance(blend, dict) or BLEND not in blend:
+        raise ConfigError(f"{where}: the base material must be a blend, e.g. material = "
+                          "{ blend = { nc91 = 0.5, nm91 = 0.5 } }")
+    fractions = dict(blend[BLEND])
+    chosen = next((name for name in fractions if name == member or Path(name).stem == member), None)
+    if chosen is None:
+        raise ConfigError(f"{where}: {member!r} is not an end member of the base's blend; allowed: "
+                          + ", ".join(f"{BLEND_PREFIX}{Path(name).stem}" for name in fractions))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{where} = {value!r}: must be a fraction in [0, 1]")
+    others = [name for name in fractions if name != chosen]
+    if not others:
+        raise ConfigError(f"{where}: the base's blend has one end member; give at least two")
+    rest = sum(fractions[name] for name in others)
+    for name in others:
+        fractions[name] = (1.0 - value) * (fractions[name] / rest if rest > 0 else 1.0 / len(others))
+    fractions[chosen] = float(value)
+    config["material"] = {BLEND: fractions}
 
 
 def _axis_values(key: str, spec, where: str) -> list:
@@ -389,7 +429,7 @@ def config_hash(config: dict) -> str:
     """SHA-256 of a resolved run configuration (canonical JSON, sorted keys) together with
     the bytes of its material file, so that editing models/nc91.toml makes the points of
     NC91 stale as well. Code changes are not part of the hash."""
-    material = material_path(config["material"]).read_bytes()
+    material = material_source(config["material"])[0].encode("utf-8")
     payload = json.dumps({"config": config, "material_sha256": hashlib.sha256(material).hexdigest()},
                          sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
