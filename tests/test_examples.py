@@ -7,6 +7,9 @@ what its docstring says it must give, and drawn.
   material.lattice_c(x) and the elastic strain, within one 2-theta grid step (0.001 deg);
 - sweep_2x2: every point within its calibration row, and a point equal to a direct
   cm.simulate of the same configuration (1e-12);
+- composition: the blend's end points (NC91 fraction 0 and 1) equal the end members' own
+  runs bit for bit (a blend with one fraction 1 is that end member), for the capacity
+  (1-D) and the x spread and (003) width (voxels);
 - cycling: Li balance from the final field against the charge passed (1e-10 in x), CE
   bounded by the Li available, CE = 1 (1e-6) for repeated cycles, and the C/10 rows of
   the README's cycle table;
@@ -91,6 +94,28 @@ def test_sweep_2x2_points_meet_the_calibration_rows(tmp_path):
     assert float(point.soc_end) == pytest.approx(float(direct.attrs["soc_end"]), rel=1e-12)
     assert float(point.capacity_mAh_g) == pytest.approx(float(direct.attrs["capacity_mAh_g"]), rel=1e-12)
     assert_png(example.visualize(summary, tmp_path / "sweep_2x2.png"))
+
+
+@pytest.mark.slow
+def test_composition_end_points_are_the_end_members(tmp_path):
+    """A quick version (two fractions, 250 nm voxels) of docs/examples/composition.py."""
+    import copy
+
+    import chemomech as cm
+
+    example = load_example("composition")
+    result = example.run(tmp_path / "composition", fractions=[0.0, 1.0], voxel_nm=250.0, workers=1)
+    capacity, heterogeneity = result["capacity"], result["heterogeneity"]
+    assert (capacity.status.values == "ok").all() and (heterogeneity.status.values == "ok").all()
+    for fraction, member in ((0.0, "nm91"), (1.0, "nc91")):
+        for name, ds, figure in (("capacity", capacity, "capacity_mAh_g"), ("heterogeneity", heterogeneity, "x_std_end")):
+            config = copy.deepcopy(example.sweep_table(name, voxel_nm=250.0)["base"])
+            config["material"] = member
+            config["protocol"]["c_rate"] = 1.0
+            direct = cm.simulate(config)
+            assert float(ds[figure].sel(nc91=fraction, c_rate=1.0)) == direct.attrs[figure], (name, member)
+    assert np.isfinite(heterogeneity.fwhm_003_deg.values).all() and (heterogeneity.fwhm_003_deg.values > 0).all()
+    assert_png(example.visualize(result, tmp_path / "composition.png"))
 
 
 def test_cycling_li_balance_and_coulombic_efficiency(tmp_path):
