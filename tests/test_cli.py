@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 from chemomech.cli.main import main
+from chemomech.io import rundir
 from chemomech.materials.material import load_material
 
 REPO = Path(__file__).resolve().parents[1]
@@ -312,12 +313,13 @@ def test_out_is_a_file_exits_2(tmp_path, capsys):
 
 
 # ---- failures while writing -------------------------------------------------------------
-def failing_to_netcdf(*args, **kwargs):
+def failing_write(*args, **kwargs):
+    """In place of rundir.write_netcdf, the writer of result.nc."""
     raise OSError("simulated disk full")
 
 
 def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", failing_to_netcdf)
+    monkeypatch.setattr(rundir, "write_netcdf", failing_write)
     config = write_tiny(tmp_path)
     out = tmp_path / "run"
     # a file-system failure is reported in one line with exit status 1, no traceback
@@ -333,7 +335,7 @@ def test_failure_mid_write_with_force_keeps_the_old_run(tiny_run, tmp_path, monk
     out = tmp_path / "run"
     shutil.copytree(tiny_run, out)
     before = run_files(out)
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", failing_to_netcdf)
+    monkeypatch.setattr(rundir, "write_netcdf", failing_write)
     assert main(["run", str(write_tiny(tmp_path)), "--out", str(out), "--force", "--quiet"]) == 1
     assert run_files(out) == before
     assert hidden_entries(tmp_path) == []
@@ -343,7 +345,7 @@ def test_interrupt_mid_write_exits_130_and_leaves_nothing(tmp_path, monkeypatch,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted)
+    monkeypatch.setattr(rundir, "write_netcdf", interrupted)
     out = tmp_path / "run"
     assert main(["run", str(write_tiny(tmp_path)), "--out", str(out), "--quiet"]) == 130
     assert "interrupted" in capsys.readouterr().err

@@ -33,6 +33,22 @@ def test_import_chemomech_loads_no_heavy_module():
     assert json.loads(done.stdout) == []
 
 
+def test_a_1d_run_loads_neither_dask_distributed_nor_scipy_spatial(tmp_path):
+    """`chemomech run` of a 1-D sphere: result.nc is written without asking dask for its
+    scheduler (rundir.write_netcdf), and the voxel geometry's scipy.spatial/ndimage load
+    only where a polycrystal or a smoothed surface needs them (each ~0.3 s of start-up)."""
+    config = tmp_path / "tiny.toml"
+    config.write_text('material = "nc91"\n[particle]\ngeometry = "sphere-1d"\ncells = 20\n'
+                      '[output]\nsnapshots = 2\n')
+    code = ("import json, sys\nfrom chemomech.cli.main import main\n"
+            f"assert main(['run', {str(config)!r}, '--out', {str(tmp_path / 'run')!r}, '--quiet']) == 0\n"
+            "print(json.dumps([m for m in ('distributed', 'scipy.spatial', 'scipy.ndimage') if m in sys.modules]))")
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert (tmp_path / "run" / "result.nc").is_file()
+
+
 @pytest.mark.slow
 def test_public_api_still_reachable():
     code = ("import types\n"

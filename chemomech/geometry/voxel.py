@@ -23,8 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
-from scipy.spatial import cKDTree
 
 # Relative slack when counting voxels: R/h = 20.000000001 from floating-point round-off
 # still counts as 20 voxels.
@@ -300,6 +298,8 @@ def polycrystal(radius: float, voxel_size: float, grain_size: float, seed: int) 
     iz, iy, ix = np.nonzero(mask)
     centres = [_centres(n, voxel_size) for n in mask.shape]
     points = np.column_stack([centres[2][ix], centres[1][iy], centres[0][iz]])  # x, y, z
+    from scipy.spatial import cKDTree  # scipy.spatial and .ndimage load in ~0.3 s: imported where used
+
     _, nearest = cKDTree(seeds).query(points, workers=-1)
     used, compact = np.unique(nearest, return_inverse=True)
     grain = np.full(mask.shape, -1, dtype=np.int32)
@@ -387,6 +387,8 @@ def surface_normals(mask: np.ndarray, faces: SurfaceFaces, sigma: float = 1.5) -
     width `sigma` voxels, the gradient taken at the face centre (mean of central
     differences at the solid voxel and at its void neighbour across the face). Where the
     gradient vanishes, n is the face's own axis direction."""
+    from scipy.ndimage import gaussian_filter
+
     smooth = np.pad(gaussian_filter(np.asarray(mask, dtype=np.float64), sigma, mode="constant"), 2, mode="edge")
     strides = _strides(smooth.shape)
     iz, iy, ix = np.unravel_index(faces.cell, np.shape(mask))

@@ -102,7 +102,6 @@ import numbers
 
 import numba
 import numpy as np
-import scipy.ndimage
 
 from chemomech.errors import SolverError
 from chemomech.mechanics.elastic_constants import voigt_moduli
@@ -405,6 +404,8 @@ def _remove_rigid_motion(u, rotation, solid):
     with omega_P the mean rotation over the piece's voxels, x_P the mean position of its
     nodes and t_P the mean remaining displacement there. The pieces never wrap around the
     periodic box (see _solve), so node positions are the plain indices."""
+    import scipy.ndimage  # loaded where used: a 1-D run does not need it
+
     labels, count = scipy.ndimage.label(solid, structure=np.ones((3, 3, 3)))
     node_labels = _corner_maximum(labels)
 
