@@ -263,3 +263,46 @@ def test_unknown_name_lists_allowed_names():
     for allowed in SHIPPED:
         assert allowed in message
     assert "\n" not in message
+
+
+# ---- the literature material NMC811 (models/nmc811.toml) --------------------------------
+def test_nmc811_tables_are_the_published_fits():
+    """The OCV and D(x) of nmc811.toml against the published formulas they were evaluated
+    from (Chen et al. 2020; O'Regan et al. 2022, as in PyBaMM's parameter sets): equal at
+    the nodes to the 4 / 3 decimals written; the exchange current i0(0.5) = 5.028 * 0.5^0.43
+    * 0.5^0.57 A/m2; every table says it is not calibrated or assumed where it is."""
+    m = load_material("nmc811")
+    raw = raw_file("nmc811")
+    x = np.asarray(raw["ocv"]["x"])
+    chen = (-0.809 * x + 4.4875 - 0.0428 * np.tanh(18.5138 * (x - 0.5542)) - 17.7326 * np.tanh(15.789 * (x - 0.3117))
+            + 17.5842 * np.tanh(15.9308 * (x - 0.312)))
+    np.testing.assert_allclose(m.ocv(x), chen, atol=5e-5)
+    oregan = (-13.96 - 0.9231 * np.exp(-((x - 0.3216) ** 2) / 0.002534) - 0.4066 * np.exp(-((x - 0.4532) ** 2) / 0.003926)
+              - 0.993 * np.exp(-((x - 0.8098) ** 2) / 0.09924) + np.log10(2.7))
+    np.testing.assert_allclose(np.log10(m.diffusivity(x)), oregan, atol=5e-4)
+    assert m.exchange_current(np.array([0.5]))[0] == pytest.approx(5.028 * 0.5**0.43 * 0.5**0.57, rel=1e-3)
+    # molar mass from atomic weights, density from the pristine cell, Ni valence by charge balance
+    assert m.molar_mass * 1e3 == pytest.approx(6.941 + 0.8 * 58.693 + 0.1 * 54.938 + 0.1 * 58.933 + 2 * 15.999, abs=1e-4)
+    cell = np.sqrt(3.0) / 2.0 * 2.872**2 * 14.200 * 1e-30  # m3
+    assert m.density == pytest.approx(3 * m.molar_mass / (6.02214076e23 * cell), rel=1e-4)
+    # x + 0.8 v + 0.1 * 3 (Co3+) + 0.1 * 4 (Mn4+) = 4: v = 2.875 at x = 1 (Ni2+/Ni3+ mixed)
+    assert m.ni_valence(np.array([1.0]))[0] == pytest.approx((4.0 - 1.0 - 0.1 * 3 - 0.1 * 4) / 0.8, abs=1e-12)
+    header = (models_directory() / "nmc811.toml").read_text().splitlines()[0]
+    assert "NOT calibrated to the study" in header
+    for table in ("lattice", "stiffness", "conductivity", "disorder"):
+        assert "assumed" in raw[table]["source"].lower(), table
+
+
+def test_nmc811_charges_to_4p3_v():
+    """A 1-D charge at C/10 to 4.3 V ends on its voltage limit with the capacity the OCV
+    gives: x at 4.3 V on the tabulated OCV (the overpotential at C/10 is a few mV, the
+    gradient in a 2 um sphere small), (x_initial - x) * F / M, within 3 mAh/g."""
+    import chemomech as cm
+
+    m = load_material("nmc811")
+    ds = cm.simulate({"material": "nmc811", "particle": {"geometry": "sphere-1d", "radius_um": 2.0, "cells": 50},
+                      "protocol": {"kind": "cc-charge", "c_rate": 0.1, "v_max": 4.3}, "output": {"snapshots": 2}})
+    assert ds.attrs["end_reason"] == "v_max"
+    grid = np.linspace(0.0, 1.0, 100_001)
+    x_at = grid[np.argmin(np.abs(m.ocv(grid) - 4.3))]
+    assert ds.attrs["capacity_mAh_g"] == pytest.approx((m.x_initial - x_at) * m.capacity_theoretical, abs=3.0)
