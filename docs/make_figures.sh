@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every figure the README shows (docs/*.png) from fresh runs.
 # The only command that writes to docs/: the README's own commands write to runs/out/.
-#   bash docs/make_figures.sh        # about 3 minutes on a 2-core machine
+#   bash docs/make_figures.sh        # about 20 minutes on a 2-core machine (the composition sweep 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=runs/out/figures
@@ -33,4 +33,7 @@ cp "$(ls $out/sc-nm91-1C/xanes/xanes_*.png | tail -1)" docs/xanes_sc_nm91_1C.png
 # rate capability sweep
 chemomech sweep runs/rate_capability.sweep.toml --out $out/rate_capability --quiet
 chemomech plot $out/rate_capability --out docs/rate_capability.png
+# composition: NC91/NM91 blends, 1-D capacity and 2 um single-crystal heterogeneity (~15 min)
+python docs/examples/composition.py
+cp runs/out/examples/composition.png docs/composition.png
 echo "wrote docs/*.png"

@@ -238,6 +238,21 @@ def test_unavailable_options_become_rows(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+def test_grid_and_shape_choices_of_the_command_line():
+    """--voxel-sizes, --cells and --shapes choose what the study and --convergence run;
+    without them the defaults of the script (and of --quick) hold; a bad shape is a usage
+    error naming the allowed ones."""
+    script = load_script()
+    args = script.parse_args(["--convergence", "--voxel-sizes", "100,71", "--cells", "25,50"])
+    assert args.voxel_sizes == (100.0, 71.0) and args.cells == (25, 50)
+    defaults = script.parse_args([])
+    assert defaults.voxel_sizes == script.CONVERGENCE_VOXEL_NM and defaults.cells == script.CONVERGENCE_CELLS
+    assert defaults.shapes == ("sphere", "platelet") and script.parse_args(["--quick"]).shapes == ("sphere",)
+    assert script.parse_args(["--shapes", "platelet"]).shapes == ("platelet",)
+    with pytest.raises(SystemExit):
+        script.parse_args(["--shapes", "cube"])
+
+
 def test_convergence_relative_change(tmp_path):
     """relative change between the two finest grids = (f_finest - f_next) / |f_finest|."""
     script = load_script()
