@@ -1,6 +1,7 @@
 """Command line:
     chemomech run CONFIG [--out DIR] [--set key=value ...] [--force] [-q | -qq | --quiet] [--allow-large]
     chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC (cycling runs: per cycle)
+    chemomech plot RUN --dqdv --out FIGURE                dQ/dV vs voltage per cycle, peaks labelled
     chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
     chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
     chemomech xrd RUN ...        synthetic operando powder XRD (cli/xrd_command.py)
@@ -109,6 +110,13 @@ def _plot(args) -> int:
     from chemomech.plotting.cycling import is_cycling_run, plot_cycling, plot_rate_test
     from chemomech.plotting.voltage import plot_voltage_vs_soc
 
+    if args.dqdv or args.figure == "dqdv":  # differential capacity of one run
+        if len(args.runs) > 1:
+            raise ChemomechError("--dqdv draws one run at a time; give one run directory")
+        from chemomech.plotting.dqdv import plot_dqdv
+
+        print(f"wrote {plot_dqdv(open_run(args.runs[0]), args.out)}")
+        return 0
     results = {}
     for run in args.runs:
         ds = open_run(run)
@@ -182,10 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="voltage vs SoC of run directories, or capacity vs C-rate/size of a sweep directory")
     plot.add_argument("runs", nargs="+", help="run directories, or one sweep directory (holds summary.nc)")
     plot.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
-    plot.add_argument("--figure", default="auto", choices=("auto", "cycling", "rate"),
+    plot.add_argument("--figure", default="auto", choices=("auto", "cycling", "rate", "dqdv"),
                       help="cycling runs: voltage-capacity per cycle and capacity/efficiency vs cycle (cycling), "
                            "or discharge curves and capacity vs C-rate (rate); auto: rate when the discharges "
-                           "step through three or more C-rates")
+                           "step through three or more C-rates; dqdv: as --dqdv")
+    plot.add_argument("--dqdv", action="store_true",
+                      help="differential capacity dQ/dV vs voltage of one run, per cycle, with the H1-M, M-H2 "
+                           "and H2-H3 peaks labelled (chemomech.analysis.dqdv)")
     plot.set_defaults(handler=_plot)
 
     slices = sub.add_parser("slices", help="mid-plane slices of x_Li, d-spacing and lattice tilt of voxel runs")

@@ -19,6 +19,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from chemomech.analysis.curves import voltage_capacity_curves
 from chemomech.errors import ChemomechError
 from chemomech.io.results import rate_label
 from chemomech.plotting import save_figure
@@ -38,45 +39,6 @@ def is_cycling_run(ds: xr.Dataset) -> bool:
     if ds.sizes["cycle"] > 1:
         return True
     return "discharge_capacity" in ds and bool((ds["discharge_capacity"] > 0).any())
-
-
-def voltage_capacity_curves(ds: xr.Dataset) -> list[dict]:
-    """Charge and discharge branches of each cycle, as capacity passed within the branch
-    [mAh/g] from 0 and voltage [V]:
-        charge:    q = Q(t) - Q_start,   discharge:  q = Q_start - Q(t)
-    where Q is the net `capacity` and Q_start its value just before the branch's first
-    sample. A sample belongs to the branch of its step's direction (sign of the step's
-    summed current), so a CV hold stays in the charge branch; rest steps are left out.
-    Returns [{"cycle": n, "charge": (q, v) or None, "discharge": (q, v) or None}]."""
-    capacity = ds["capacity"].values
-    voltage = ds["voltage"].values
-    direction = _step_direction(ds)
-    cycle_index = ds["cycle_index"].values
-    order = np.argsort(cycle_index, kind="stable")  # time order kept within each cycle
-    cycles, starts = np.unique(cycle_index[order], return_index=True)
-    curves = []
-    for cycle, samples in zip(cycles, np.split(order, starts[1:])):
-        charge = _branch(capacity, voltage, samples[direction[samples] > 0], sign=1.0)
-        discharge = _branch(capacity, voltage, samples[direction[samples] < 0], sign=-1.0)
-        curves.append({"cycle": int(cycle), "charge": charge, "discharge": discharge})
-    return curves
-
-
-def _step_direction(ds: xr.Dataset) -> np.ndarray:
-    """+1, -1 or 0 per time sample: the sign of the summed current of the sample's step."""
-    steps, step_of_sample = np.unique(ds["step_index"].values, return_inverse=True)
-    step_current = np.bincount(step_of_sample, weights=ds["current_density"].values, minlength=steps.size)
-    return np.sign(step_current)[step_of_sample]
-
-
-def _branch(capacity: np.ndarray, voltage: np.ndarray,
-            samples: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """(q, v) at the time indices `samples`, q = sign * (capacity - capacity just before the
-    first of them)."""
-    if samples.size == 0:
-        return None
-    start = capacity[max(samples[0] - 1, 0)]
-    return sign * (capacity[samples] - start), voltage[samples]
 
 
 def cycles_to_draw(cycles: list[int], limit: int = MAX_CURVES) -> tuple[list[int], str | None]:
