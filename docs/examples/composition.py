@@ -79,6 +79,7 @@ def run(out=ROOT / "runs" / "out" / "examples" / "composition", fractions=None, 
             widths[i, j] = peak_width(out / "heterogeneity" / "points" / point.name)
     heterogeneity["fwhm_003_deg"] = (("nc91", "c_rate"), widths,
                                      {"units": "deg", "long_name": "FWHM of the (003) powder peak at 4.5 V"})
+    heterogeneity.attrs["voxel_nm"] = float(table["base"]["particle"]["voxel_nm"])
     return {"capacity": capacity, "heterogeneity": heterogeneity}
 
 
