@@ -183,11 +183,23 @@ def test_sweep_axis_over_a_fraction_fills_the_rest():
     fractions = [point.config["material"]["blend"] for point in sweep.points]
     assert fractions == [{"nc91": 0.0, "nm91": 1.0}, {"nc91": 0.5, "nm91": 0.5}, {"nc91": 1.0, "nm91": 0.0}]
     assert [point.name for point in sweep.points] == ["nc91=0", "nc91=0.5", "nc91=1"]
-    with pytest.raises(ConfigError, match="not an end member of the base's blend; allowed: material.blend.nc91"):
+    with pytest.raises(ConfigError, match="not an end member of the blend; allowed: material.blend.nc91"):
         load_sweep({"base": {**TINY, "material": {"blend": {"nc91": 0.5, "nm91": 0.5}}},
                     "axes": {"material.blend.nmc811": [0.1]}})
-    with pytest.raises(ConfigError, match="the base material must be a blend"):
+    with pytest.raises(ConfigError, match="the material must be a blend to set one fraction"):
         load_sweep({"base": {**TINY, "material": "nc91"}, "axes": {"material.blend.nc91": [0.1]}})
+
+
+def test_set_one_fraction_on_the_command_line():
+    """--set material.blend.nc91=0.3 on a blend config: NM91 fills 0.7; on a config
+    naming one material file, a one-line error saying to give the whole blend."""
+    blend = resolve_config({**TINY, "material": {"blend": {"nc91": 0.5, "nm91": 0.5}}},
+                           ["material.blend.nc91=0.3"])
+    assert blend["material"] == {"blend": {"nc91": 0.3, "nm91": 0.7}}
+    whole = resolve_config({**TINY, "material": "nc91"}, ["material={blend={nc91=0.25,nm91=0.75}}"])
+    assert whole["material"] == {"blend": {"nc91": 0.25, "nm91": 0.75}}
+    with pytest.raises(ConfigError, match="--set material.blend.nc91: the material must be a blend"):
+        resolve_config({**TINY, "material": "nc91"}, ["material.blend.nc91=0.3"])
 
 
 @pytest.mark.slow

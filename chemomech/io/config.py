@@ -165,12 +165,21 @@ def parse_assignment(text: str) -> tuple[str, object]:
 
 def apply_assignments(raw: dict, assignments: list[str]) -> dict:
     """Apply "section.key=value" overrides. material_overrides takes the rest of the
-    dotted key as a material key: material_overrides.diffusivity.out_of_plane_ratio=1."""
+    dotted key as a material key: material_overrides.diffusivity.out_of_plane_ratio=1;
+    material.blend.<member>=f sets one fraction of a blend (the others fill 1 - f)."""
     result = copy.deepcopy(raw)
     for text in assignments:
         key, value = parse_assignment(text)
         section, _, rest = key.partition(".")
-        if not rest:
+        if key.startswith("material.blend."):  # one fraction of a blend (materials/blend.py)
+            from chemomech.materials.blend import with_fraction
+
+            try:
+                result["material"] = with_fraction(result.get("material"), key[len("material.blend."):], value,
+                                                   f"--set {key}")
+            except MaterialError as exc:
+                raise ConfigError(str(exc)) from None
+        elif not rest:
             result[section] = value
         else:
             table = result.setdefault(section, {})

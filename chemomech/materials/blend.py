@@ -150,6 +150,31 @@ def resolve_members(fractions: dict[str, float], folder: Path | None = None,
     return resolved
 
 
+def with_fraction(material, member: str, value, where: str) -> dict:
+    """The blend `material` ({"blend": {...}}) with end member `member` (its name, or the
+    stem of its path) at fraction `value`, the other end members keeping their proportions
+    while they fill 1 - value (shared equally where they are all 0). `where` names the key
+    in errors (a sweep axis, a --set)."""
+    if not is_blend(material) or not isinstance(material[BLEND], dict):
+        raise MaterialError(f"{where}: the material must be a blend to set one fraction, e.g. material = "
+                            "{ blend = { nc91 = 0.5, nm91 = 0.5 } }; give the whole blend instead")
+    fractions = dict(material[BLEND])
+    chosen = next((name for name in fractions if name == member or Path(name).stem == member), None)
+    if chosen is None:
+        raise MaterialError(f"{where}: {member!r} is not an end member of the blend; allowed: "
+                            + ", ".join(f"material.blend.{Path(name).stem}" for name in fractions))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise MaterialError(f"{where} = {value!r}: must be a fraction in [0, 1]")
+    others = [name for name in fractions if name != chosen]
+    if not others:
+        raise MaterialError(f"{where}: the blend has one end member; give at least two")
+    rest = sum(float(fractions[name]) for name in others)
+    for name in others:
+        fractions[name] = (1.0 - value) * (float(fractions[name]) / rest if rest > 0 else 1.0 / len(others))
+    fractions[chosen] = float(value)
+    return {BLEND: fractions}
+
+
 # ---------------------------------------------------------------------------------------
 # mixing
 # ---------------------------------------------------------------------------------------

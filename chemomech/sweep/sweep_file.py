@@ -54,7 +54,7 @@ import numpy as np
 
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
 from chemomech.io.config import SCHEMA, flatten_keys, material_in_folder, read_config, resolve_config
-from chemomech.materials.blend import BLEND, check_blend, material_source, resolve_members
+from chemomech.materials.blend import BLEND, check_blend, material_source, resolve_members, with_fraction
 
 SWEEP_KEYS = ("base", "set", "axes")
 RANGE_KEYS = ("start", "stop", "num", "step", "log")
@@ -270,29 +270,11 @@ def set_key(config: dict, key: str, value) -> None:
 
 
 def set_blend_fraction(config: dict, member: str, value) -> None:
-    """"material.blend.<member>" = value: the base's blend with `member` at fraction
-    `value` and the other end members keeping their proportions while they fill 1 - value
-    (shared equally where the base gives them 0 in all)."""
-    where = f"{BLEND_PREFIX}{member}"
-    blend = config.get("material")
-    if not isinstance(blend, dict) or BLEND not in blend:
-        raise ConfigError(f"{where}: the base material must be a blend, e.g. material = "
-                          "{ blend = { nc91 = 0.5, nm91 = 0.5 } }")
-    fractions = dict(blend[BLEND])
-    chosen = next((name for name in fractions if name == member or Path(name).stem == member), None)
-    if chosen is None:
-        raise ConfigError(f"{where}: {member!r} is not an end member of the base's blend; allowed: "
-                          + ", ".join(f"{BLEND_PREFIX}{Path(name).stem}" for name in fractions))
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{where} = {value!r}: must be a fraction in [0, 1]")
-    others = [name for name in fractions if name != chosen]
-    if not others:
-        raise ConfigError(f"{where}: the base's blend has one end member; give at least two")
-    rest = sum(fractions[name] for name in others)
-    for name in others:
-        fractions[name] = (1.0 - value) * (fractions[name] / rest if rest > 0 else 1.0 / len(others))
-    fractions[chosen] = float(value)
-    config["material"] = {BLEND: fractions}
+    """"material.blend.<member>" = value (materials/blend.with_fraction)."""
+    try:
+        config["material"] = with_fraction(config.get("material"), member, value, f"{BLEND_PREFIX}{member}")
+    except MaterialError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _axis_values(key: str, spec, where: str) -> list:
