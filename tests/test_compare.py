@@ -51,6 +51,7 @@ def test_series_pairing_by_soc():
         snapshots_for_series(soc, 3, np.array([0.1, 0.2]))
 
 
+@pytest.mark.slow
 def test_compare_a_run_with_its_own_synthetic_measurements(small_runs, small_voxel_result, tmp_path, capsys):
     ds = small_voxel_result
     run = small_runs["voxel"]

@@ -36,6 +36,7 @@ CASES = {
     pytest.param("phase", marks=pytest.mark.slow),
     pytest.param("all", marks=pytest.mark.slow),
 ])
+@pytest.mark.slow
 def test_coupled_kernel_agrees_with_fipy(case):
     name, physics, (centre, surface), steps, duration = CASES[case]
     material = load_material(name)

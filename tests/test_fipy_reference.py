@@ -326,6 +326,7 @@ def test_limit_already_passed_is_rejected():
         run_sphere_fipy(material, mesh, cc_charge(1.0, 3.0))
 
 
+@pytest.mark.slow
 def test_fipy_mesh_volumes():
     """FiPy 4's uniform spherical grid uses the midpoint volume r_c^2 dr (per steradian),
     dr^3/12 below the exact shell volume; the reference overrides it with the exact one

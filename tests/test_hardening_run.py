@@ -177,6 +177,7 @@ def test_huge_voxel_grid_fails_fast(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
+@pytest.mark.slow
 def test_huge_voxel_grid_from_the_shell(tmp_path):
     """The same through `python -m chemomech.cli.main`: exit 2, one line, no directory."""
     config = write_config(tmp_path, HUGE_VOXEL)

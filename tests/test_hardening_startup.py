@@ -33,6 +33,7 @@ def test_import_chemomech_loads_no_heavy_module():
     assert json.loads(done.stdout) == []
 
 
+@pytest.mark.slow
 def test_a_1d_run_loads_neither_dask_distributed_nor_scipy_spatial(tmp_path):
     """`chemomech run` of a 1-D sphere: result.nc is written without asking dask for its
     scheduler (rundir.write_netcdf), and the voxel geometry's scipy.spatial/ndimage load

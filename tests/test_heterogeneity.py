@@ -115,6 +115,7 @@ def test_half_maximum_width_of_a_gaussian():
 # ---------------------------------------------------------------------------------------
 # planted fields
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("x_value, beyond", [(0.30, 0.0), (0.05, 1.0)])
 def test_uniform_field(x_value, beyond):
     """A uniform x: std 0, both percentiles x; the whole volume beyond 91 % SoC when x is

@@ -103,6 +103,7 @@ def test_polycrystal_grain_boundary_tractions(poly):
     assert ds.attrs["gb_faces"] == ds.sizes["gb_face"]
 
 
+@pytest.mark.slow
 def test_cli_run_slices_export(tmp_path):
     config = tmp_path / "sc.toml"
     config.write_text(

@@ -102,6 +102,7 @@ def test_isotropic_voxel_sphere_matches_1d():
     assert abs(soc_end(material, voxel) - soc_end(material, sphere)) < 0.015
 
 
+@pytest.mark.slow
 def test_c_axis_along_x_charges_like_c_axis_along_z():
     material = cm.load_material("nc91")
     protocol = cc_charge(c_rate=1.0, v_max=V_MAX)

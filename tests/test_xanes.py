@@ -246,6 +246,7 @@ def test_measured_white_line_volume(tmp_path):
 
 # ---- command line --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli(tmp_path, voxel_run, capsys):
     run = tmp_path / "run"
     run.mkdir()

@@ -93,6 +93,7 @@ def test_refinement_recovers_one_phase_from_a_far_start():
     assert int(lattice.n_phases[0]) == 1 and np.isnan(lattice.a[0, 1])
 
 
+@pytest.mark.slow
 def test_refinement_recovers_two_phases_with_phase_count_from_bic():
     """Two phases, H2-like (2.834, 14.42) and H3-like (2.817, 14.00), weights 0.6/0.4:
     the (003) BIC finds 2, and a, c of each come back within 5e-4 A; phase weights (share of
@@ -107,6 +108,7 @@ def test_refinement_recovers_two_phases_with_phase_count_from_bic():
     assert lattice.phase_weight.values[0, :2] == pytest.approx([0.6, 0.4], abs=0.03)
 
 
+@pytest.mark.slow
 def test_sequential_refinement_follows_a_series():
     """A short series (c +0.4 % and a -0.3 % per pattern, as in early charge): each pattern
     starts from the previous answer and recovers its planted cell within 2e-4 A."""
