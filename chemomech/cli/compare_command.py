@@ -1,11 +1,12 @@
-"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--out DIR]`:
+"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--lattice FILE] [--out DIR]`:
 a run held against measured data.
 
 Writes DIR (default RUN/compare): compare.json with the figures of merit
 (observables/compare.py: peak positions and widths and Rwp per XRD pattern; statistics of
 the SXDM maps and of the XANES white-line energies, W1 and KS between simulated and
-measured) and the side-by-side figures compare_xrd.png, compare_sxdm.png,
-compare_xanes.png for the data given. Written to a temporary folder, then renamed.
+measured; the refined lattice's c maximum, c drop and volume change and the RMS of c/c0 and
+a/a0, observables/compare_lattice.py) and the side-by-side figures compare_xrd.png,
+compare_sxdm.png, compare_xanes.png, compare_lattice.png for the data given. Written to a temporary folder, then renamed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     """Register the `compare` subcommand on the argparse subparsers `sub`."""
-    parser = sub.add_parser("compare", help="compare a run with measured XRD, SXDM and XANES files")
+    parser = sub.add_parser("compare", help="compare a run with measured XRD, SXDM, XANES files and refined lattice tables")
     parser.add_argument("run", help="run directory")
     parser.add_argument("--out", help="output directory (default RUN/compare)")
     parser.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -44,6 +45,12 @@ def add_parser(sub) -> None:
     xanes.add_argument("--xanes-voxel-nm", type=float, default=40.0, help="voxel of the synthetic TXM in nm (default 40)")
     xanes.add_argument("--xanes-noise", type=float, default=0.0,
                        help="noise of the synthetic spectra, fraction of the edge step (default 0)")
+    lattice = parser.add_argument_group("refined lattice parameters (sequential refinement)")
+    lattice.add_argument("--lattice", metavar="FILE", help="table of a, c (and esds, volume) against charge passed "
+                         "[mAh/g], time [h], SoC or voltage (CSV, TSV or whitespace; chemomech/io/lattice_table.py)")
+    lattice.add_argument("--lattice-columns", metavar="MAP",
+                         help="0-based columns when the header does not name them, e.g. charge=0,a=2,c=4 "
+                              "(keys: charge, time, soc, voltage, a, c, a_err, c_err, volume)")
     parser.add_argument("--snapshot", type=int, default=-1,
                         help="snapshot compared with the SXDM and XANES data (default -1, the last)")
     parser.set_defaults(handler=_compare)
@@ -61,8 +68,11 @@ def _compare(args) -> int:
     from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
 
-    if not (args.xrd or args.sxdm or args.xanes):
-        raise ConfigError("nothing to compare: give at least one of --xrd FILE..., --sxdm FILE, --xanes FILE")
+    if not (args.xrd or args.sxdm or args.xanes or args.lattice):
+        raise ConfigError("nothing to compare: give at least one of --xrd FILE..., --sxdm FILE, --xanes FILE, "
+                          "--lattice FILE")
+    if args.lattice_columns and not args.lattice:
+        raise ConfigError("--lattice-columns goes with --lattice FILE")
     if args.wavelength is not None and not args.wavelength > 0:
         raise ConfigError(f"--wavelength {args.wavelength:g} must be a positive wavelength in Angstrom")
     if not args.xanes_voxel_nm > 0:
@@ -104,6 +114,15 @@ def _compare(args) -> int:
         simulated_values = simulated["white_line_energy"].values
         plots.append(("compare_xanes.png", lambda path: figures.plot_xanes_comparison(
             simulated_values, measured, metrics["xanes"], path, title=title)))
+
+    if args.lattice:
+        from chemomech.io.lattice_table import read_lattice_table
+        from chemomech.observables.compare_lattice import compare_lattice
+        from chemomech.plotting.compare_lattice import plot_lattice_comparison
+
+        table = read_lattice_table(args.lattice, args.lattice_columns)
+        metrics["lattice"], lattice_figure = compare_lattice(ds, table, run=args.run)
+        plots.append(("compare_lattice.png", lambda path: plot_lattice_comparison(lattice_figure, path, title)))
 
     with staged_directory(out, args.force) as staging:
         (staging / "compare.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
