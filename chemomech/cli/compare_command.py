@@ -1,12 +1,14 @@
-"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--lattice FILE] [--out DIR]`:
+"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--xas FILE ...] [--lattice FILE] [--out DIR]`:
 a run held against measured data.
 
 Writes DIR (default RUN/compare): compare.json with the figures of merit
 (observables/compare.py: peak positions and widths and Rwp per XRD pattern; statistics of
 the SXDM maps and of the XANES white-line energies, W1 and KS between simulated and
-measured; the refined lattice's c maximum, c drop and volume change and the RMS of c/c0 and
-a/a0, observables/compare_lattice.py) and the side-by-side figures compare_xrd.png,
-compare_sxdm.png, compare_xanes.png, compare_lattice.png for the data given. Written to a temporary folder, then renamed.
+measured; the electrode spectra's E0 and white line vs SoC or voltage,
+observables/xas_electrode.py; the refined lattice's c maximum, c drop and volume change and
+the RMS of c/c0 and a/a0, observables/compare_lattice.py) and the side-by-side figures
+compare_xrd.png, compare_sxdm.png, compare_xanes.png, compare_xas.png, compare_lattice.png
+for the data given. Written to a temporary folder, then renamed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def add_parser(sub) -> None:
     xanes.add_argument("--xanes-voxel-nm", type=float, default=40.0, help="voxel of the synthetic TXM in nm (default 40)")
     xanes.add_argument("--xanes-noise", type=float, default=0.0,
                        help="noise of the synthetic spectra, fraction of the edge step (default 0)")
+    xas = parser.add_argument_group("electrode-level XAS (Ni K-edge spectra)")
+    xas.add_argument("--xas", nargs="+", default=[], metavar="FILE",
+                     help="measured spectra in time order: energy + mu columns (one or several), Athena .xmu/.nor, "
+                          "I0/It, or HDF5 (chemomech/io/xas_spectra.py)")
+    xas.add_argument("--xas-labels", nargs="+", metavar="LABEL",
+                     help="voltage or SoC of each spectrum, e.g. 3.8V 4.2V 4.5V or 20%% 50%% (default: from the "
+                          "column names, headers or file names, else spread evenly over the run)")
+    xas.add_argument("--xas-energy-dataset", help="HDF5 dataset path of the energies")
+    xas.add_argument("--xas-mu-dataset", help="HDF5 dataset path of mu (1-D, or 2-D for several spectra)")
     lattice = parser.add_argument_group("refined lattice parameters (sequential refinement)")
     lattice.add_argument("--lattice", metavar="FILE", help="table of a, c (and esds, volume) against charge passed "
                          "[mAh/g], time [h], SoC or voltage (CSV, TSV or whitespace; chemomech/io/lattice_table.py)")
@@ -68,9 +79,11 @@ def _compare(args) -> int:
     from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
 
-    if not (args.xrd or args.sxdm or args.xanes or args.lattice):
+    if not (args.xrd or args.sxdm or args.xanes or args.lattice or args.xas):
         raise ConfigError("nothing to compare: give at least one of --xrd FILE..., --sxdm FILE, --xanes FILE, "
-                          "--lattice FILE")
+                          "--xas FILE..., --lattice FILE")
+    if args.xas_labels and not args.xas:
+        raise ConfigError("--xas-labels goes with --xas FILE...")
     if args.lattice_columns and not args.lattice:
         raise ConfigError("--lattice-columns goes with --lattice FILE")
     if args.wavelength is not None and not args.wavelength > 0:
@@ -114,6 +127,16 @@ def _compare(args) -> int:
         simulated_values = simulated["white_line_energy"].values
         plots.append(("compare_xanes.png", lambda path: figures.plot_xanes_comparison(
             simulated_values, measured, metrics["xanes"], path, title=title)))
+
+    if args.xas:
+        from chemomech.io.xas_spectra import read_xas_spectra
+        from chemomech.observables.xas_electrode import compare_xas
+        from chemomech.plotting.compare_xas import plot_xas_comparison
+
+        spectra = read_xas_spectra(args.xas, labels=args.xas_labels, energy_dataset=args.xas_energy_dataset,
+                                   mu_dataset=args.xas_mu_dataset)
+        metrics["xas"], xas_figure = compare_xas(ds, spectra)
+        plots.append(("compare_xas.png", lambda path: plot_xas_comparison(xas_figure, path, title)))
 
     if args.lattice:
         from chemomech.io.lattice_table import read_lattice_table
