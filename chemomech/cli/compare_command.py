@@ -1,13 +1,16 @@
-"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--xas FILE ...] [--lattice FILE] [--out DIR]`:
+"""`chemomech compare RUN [--xrd FILE ...] [--sxdm FILE.h5] [--xanes FILE] [--xas FILE ...] [--cycler FILE]
+[--lattice FILE] [--out DIR]`:
 a run held against measured data.
 
 Writes DIR (default RUN/compare): compare.json with the figures of merit
 (observables/compare.py: peak positions and widths and Rwp per XRD pattern; statistics of
 the SXDM maps and of the XANES white-line energies, W1 and KS between simulated and
 measured; the electrode spectra's E0 and white line vs SoC or voltage,
-observables/xas_electrode.py; the refined lattice's c maximum, c drop and volume change and
+observables/xas_electrode.py; per cycle the capacities, CE, RMS voltage difference and dQ/dV
+peaks of the cycler file, observables/compare_cycler.py; the refined lattice's c maximum, c drop and volume change and
 the RMS of c/c0 and a/a0, observables/compare_lattice.py) and the side-by-side figures
-compare_xrd.png, compare_sxdm.png, compare_xanes.png, compare_xas.png, compare_lattice.png
+compare_xrd.png, compare_sxdm.png, compare_xanes.png, compare_xas.png, compare_cycler.png,
+compare_lattice.png
 for the data given. Written to a temporary folder, then renamed.
 """
 
@@ -56,6 +59,14 @@ def add_parser(sub) -> None:
                           "column names, headers or file names, else spread evenly over the run)")
     xas.add_argument("--xas-energy-dataset", help="HDF5 dataset path of the energies")
     xas.add_argument("--xas-mu-dataset", help="HDF5 dataset path of mu (1-D, or 2-D for several spectra)")
+    cycler = parser.add_argument_group("cycler file of the measured cell")
+    cycler.add_argument("--cycler", metavar="FILE", help="BioLogic .mpr (needs the [cycler] extra) or .mpt, or a CSV/TSV "
+                        "with named columns or --cycler-columns (chemomech/io/cycler.py)")
+    cycler.add_argument("--cycler-mass-mg", type=float, metavar="M",
+                        help="mass of active material in mg, when the file does not state it")
+    cycler.add_argument("--cycler-columns", metavar="MAP",
+                        help="columns by 0-based index or name, with optional units, e.g. "
+                             "time=0,voltage=1,current=2:A,capacity=3,cycle=4")
     lattice = parser.add_argument_group("refined lattice parameters (sequential refinement)")
     lattice.add_argument("--lattice", metavar="FILE", help="table of a, c (and esds, volume) against charge passed "
                          "[mAh/g], time [h], SoC or voltage (CSV, TSV or whitespace; chemomech/io/lattice_table.py)")
@@ -79,9 +90,13 @@ def _compare(args) -> int:
     from chemomech.io.results import open_run, require_voxel_run, snapshot_index
     from chemomech.plotting import compare as figures
 
-    if not (args.xrd or args.sxdm or args.xanes or args.lattice or args.xas):
+    if not (args.xrd or args.sxdm or args.xanes or args.lattice or args.xas or args.cycler):
         raise ConfigError("nothing to compare: give at least one of --xrd FILE..., --sxdm FILE, --xanes FILE, "
-                          "--xas FILE..., --lattice FILE")
+                          "--xas FILE..., --lattice FILE, --cycler FILE")
+    if (args.cycler_mass_mg is not None or args.cycler_columns) and not args.cycler:
+        raise ConfigError("--cycler-mass-mg and --cycler-columns go with --cycler FILE")
+    if args.cycler_mass_mg is not None and not args.cycler_mass_mg > 0:
+        raise ConfigError(f"--cycler-mass-mg {args.cycler_mass_mg:g} must be a positive mass in mg")
     if args.xas_labels and not args.xas:
         raise ConfigError("--xas-labels goes with --xas FILE...")
     if args.lattice_columns and not args.lattice:
@@ -137,6 +152,14 @@ def _compare(args) -> int:
                                    mu_dataset=args.xas_mu_dataset)
         metrics["xas"], xas_figure = compare_xas(ds, spectra)
         plots.append(("compare_xas.png", lambda path: plot_xas_comparison(xas_figure, path, title)))
+
+    if args.cycler:
+        from chemomech.observables.compare_cycler import compare_cycler
+        from chemomech.plotting.compare_cycler import plot_cycler_comparison
+
+        metrics["cycler"], cycler_figure = compare_cycler(ds, args.cycler, mass_mg=args.cycler_mass_mg,
+                                                          columns=args.cycler_columns)
+        plots.append(("compare_cycler.png", lambda path: plot_cycler_comparison(cycler_figure, path, title)))
 
     if args.lattice:
         from chemomech.io.lattice_table import read_lattice_table
