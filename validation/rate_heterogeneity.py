@@ -84,7 +84,7 @@ COLUMNS = (
     ("x std", "x_std", "{:.4f}"),
     ("x p5", "x_p5", "{:.3f}"),
     ("x p95", "x_p95", "{:.3f}"),
-    ("vol. beyond 91 % SoC", "fraction_beyond_91", "{:.3f}"),
+    ("vol. beyond 91 % SoC (unresolved: the shell is thinner than a voxel)", "fraction_beyond_91", "{:.3f}"),
     ("(003) FWHM [deg]", "fwhm_003_deg", "{:.4f}"),
     ("(003) components", "n_components", "{:d}"),
     ("c of components [A]", "c_components_A", "{:.3f}"),
