@@ -30,6 +30,16 @@ cp "$(ls $out/sc-nm91-1C/sxdm/sxdm_*.png | tail -1)" docs/sxdm_sc_nm91_1C.png
 chemomech xanes $out/sc-nm91-1C --noise 0.02 --force
 cp "$(ls $out/sc-nm91-1C/xanes/xanes_*.png | tail -1)" docs/xanes_sc_nm91_1C.png
 
+# the data users bring besides patterns and maps: cycler file, refined lattice, XAS, dQ/dV
+# (the SYNTHETIC sample files of docs/examples/data/ against the coin cell they came from)
+python docs/examples/make_sample_measurements.py > /dev/null
+chemomech compare runs/out/examples/sample-cell --cycler docs/examples/data/cell_nc91_C10.csv \
+    --lattice docs/examples/data/lattice_nc91_C10_refined.csv --xas docs/examples/data/xas_nc91_*.xmu --force
+for kind in lattice xas cycler; do
+  cp runs/out/examples/sample-cell/compare/compare_$kind.png docs/compare_${kind}_sample.png
+done
+chemomech plot runs/out/examples/sample-cell --dqdv --out docs/dqdv_sample_cell.png
+
 # rate capability sweep
 chemomech sweep runs/rate_capability.sweep.toml --out $out/rate_capability --quiet
 chemomech plot $out/rate_capability --out docs/rate_capability.png

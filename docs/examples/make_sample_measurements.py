@@ -20,6 +20,21 @@ measurements (counting noise, background, noisy spectra):
   snapshot on 40 nm voxels, fitted from spectra with 2 % noise of the edge step
   (cm.observables.xanes), 0 outside the particle, at /exchange/white_line (float32).
 
+The data of a coin cell, from a second simulation (an NC91 1-D sphere of R = 2 um, 50
+cells, two cycles at C/10 between 2.8 and 4.5 V, 20 snapshots in each step; CELL_CONFIG),
+written to runs/out/examples/sample-cell:
+
+- cell_nc91_C10.csv: the cycler file, time [s], Ecell [V], I [mA], (Q-Qo) [mAh] and cycle
+  number for 12.3 mg of active material (stated in a comment line), every 60 s, the voltage
+  with 1 mV of noise;
+- lattice_nc91_C10_refined.csv: a and c of the first charge (volume mean over the shells)
+  with their esds (0.0005 and 0.002 A), that noise added, and c0 0.005 A above the model's
+  (another diffractometer), against the charge passed [mAh/g];
+- xas_nc91_3p7V.xmu ... xas_nc91_4p5V.xmu: electrode-level Ni K-edge spectra of the first
+  charge near 3.7, 4.0, 4.2 and 4.5 V (the volume-weighted shell spectra,
+  observables/xas_electrode.py), scaled to an edge step of 1.4 over a sloping background,
+  with noise of 0.3 % of the edge step; Athena-style headers with the voltage.
+
 Run from the repository root (about 10-20 s; rewrites the files, the same bytes each time
 for the same chemomech version - every random draw is seeded):
 
@@ -64,6 +79,102 @@ XANES_VOXEL_NM = 40.0
 XANES_NOISE = 0.02
 NOTE = ("SYNTHETIC data: simulated by chemomech (docs/examples/make_sample_measurements.py), "
         "not measured. NC91 single crystal R = 0.5 um, 1C charge to 4.5 V.")
+CELL_RUN = ROOT / "runs" / "out" / "examples" / "sample-cell"
+CELL_CONFIG = {
+    "material": "nc91",
+    "particle": {"geometry": "sphere-1d", "radius_um": 2.0, "cells": 50},
+    "protocol": {"kind": "experiment", "blocks": [{"repeat": 2, "steps": ["Charge at C/10 until 4.5 V",
+                                                                          "Discharge at C/10 until 2.8 V"]}]},
+    "output": {"snapshots": 20, "snapshot_cycles": [1]},
+}
+CELL_MASS_MG = 12.3
+CELL_NOTE = ("SYNTHETIC data: simulated by chemomech (docs/examples/make_sample_measurements.py), not measured. "
+             "NC91 1-D sphere R = 2 um, 2 cycles at C/10, 2.8-4.5 V.")
+CELL_SAMPLE_S = 60.0       # cycler sampling interval [s]
+CELL_VOLTAGE_NOISE_V = 1e-3
+LATTICE_ESD_A = (0.0005, 0.002)  # a, c
+LATTICE_C0_OFFSET_A = 0.005
+XAS_VOLTAGES_V = (3.7, 4.0, 4.2, 4.5)
+XAS_STEP = 1.4
+XAS_NOISE = 0.003  # of the edge step
+
+
+def run_cell(config: dict = CELL_CONFIG, seed: int = SEED) -> dict:
+    """Simulate the coin cell and synthesise its cycler file, refined lattice table and
+    XAS spectra (module docstring). Returns {"run": Dataset, "cycler": columns dict,
+    "lattice": columns dict, "xas": [(voltage, energy, mu)]}. Writes nothing."""
+    from chemomech.observables.compare_lattice import simulated_lattice
+    from chemomech.observables.xas_electrode import electrode_spectra
+
+    rng = np.random.default_rng(seed + 1)
+    ds = cm.simulate(config)
+    t = ds["time"].values
+    grid = np.arange(0.0, t[-1], CELL_SAMPLE_S)
+    cycle = ds["cycle_index"].values[np.minimum(np.searchsorted(t, grid, side="right") - 1, t.size - 1)]
+    mass_g = CELL_MASS_MG * 1e-3
+    cycler = {"time/s": grid,
+              "Ecell/V": np.interp(grid, t, ds["voltage"].values) + rng.normal(0.0, CELL_VOLTAGE_NOISE_V, grid.size),
+              # every step runs at C/10 = 27 mA/g: the sign of the run's current density, times 27 mA/g
+              "I/mA": np.sign(np.interp(grid, t, ds["current_density"].values)) * 27.0 * mass_g,
+              "(Q-Qo)/mA.h": np.interp(grid, t, ds["capacity"].values) * mass_g,
+              "cycle number": cycle}
+
+    charge = (ds["snapshot_cycle"].values == 1) & (ds["snapshot_step"].values == 0)
+    a, c, _ = simulated_lattice(ds)
+    capacity = np.interp(ds["snapshot_time"].values, t, ds["capacity"].values)
+    lattice = {"charge (mAh/g)": capacity[charge],
+               "a (A)": a[charge] + rng.normal(0.0, LATTICE_ESD_A[0], charge.sum()),
+               "a_esd (A)": np.full(charge.sum(), LATTICE_ESD_A[0]),
+               "c (A)": c[charge] + LATTICE_C0_OFFSET_A + rng.normal(0.0, LATTICE_ESD_A[1], charge.sum()),
+               "c_esd (A)": np.full(charge.sum(), LATTICE_ESD_A[1])}
+
+    spectra = electrode_spectra(ds)
+    energy = spectra["energy"].values
+    xas = []
+    snapshot_voltage = ds["snapshot_voltage"].values
+    for target in XAS_VOLTAGES_V:
+        k = int(np.argmin(np.where(charge, np.abs(snapshot_voltage - target), np.inf)))
+        mu = (0.15 + 2e-5 * (energy - energy[0]) + XAS_STEP * spectra["mu"].values[k]
+              + rng.normal(0.0, XAS_NOISE * XAS_STEP, energy.size))
+        xas.append((float(snapshot_voltage[k]), energy, mu))
+    return {"run": ds, "cycler": cycler, "lattice": lattice, "xas": xas}
+
+
+def write_cell(result: dict, data: Path = DATA) -> list[Path]:
+    """Write the coin-cell files of `result` (run_cell) into folder `data`."""
+    from chemomech.io.atomic import write_file_atomic
+
+    data.mkdir(parents=True, exist_ok=True)
+
+    def table(path, columns: dict, comments: list[str], fmt: str):
+        names = list(columns)
+        body = np.column_stack([columns[n] for n in names])
+        text = "".join(f"# {line}\n" for line in comments) + ",".join(names) + "\n"
+        text += "\n".join(",".join(fmt.format(v) for v in row) for row in body) + "\n"
+        return write_file_atomic(path, lambda target: Path(target).write_text(text))
+
+    written = [table(data / "cell_nc91_C10.csv", result["cycler"],
+                     [CELL_NOTE, f"mass of active material: {CELL_MASS_MG} mg"], "{:.6g}"),
+               table(data / "lattice_nc91_C10_refined.csv", result["lattice"],
+                     [CELL_NOTE, "Refined lattice parameters of the first charge (volume mean of the model, "
+                                 "noise of the esds added, c0 shifted by +0.005 A)."], "{:.6f}")]
+    for voltage, energy, mu in result["xas"]:
+        name = f"xas_nc91_{voltage:.1f}V.xmu".replace(".", "p", 1)
+        comments = [CELL_NOTE, f"voltage: {voltage:.3f} V", "Ni K-edge, transmission, electrode-level",
+                    " energy xmu"]
+        text = "".join(f"#{' ' if not line.startswith(' ') else ''}{line}\n" for line in comments)
+        text += "\n".join(f"{e:.2f} {m:.6f}" for e, m in zip(energy, mu)) + "\n"
+        written.append(write_file_atomic(data / name, lambda target, text=text: Path(target).write_text(text)))
+    return written
+
+
+def write_cell_run(result: dict, out: Path = CELL_RUN) -> Path:
+    """The coin-cell simulation the files came from, as a run directory."""
+    from chemomech.io.rundir import write_run_directory
+    from chemomech.simulation.run import summary_of
+
+    ds = result["run"]
+    return write_run_directory(out, tomllib.loads(ds.attrs["config"]), ds, summary_of(ds), force=True)
 
 
 def run(config: dict = SAMPLE_CONFIG, seed: int = SEED) -> dict:
@@ -163,7 +274,13 @@ if __name__ == "__main__":
     for path in write(result):
         print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1024:.0f} KiB)")
     print("wrote", write_source_run(result).relative_to(ROOT))
+    cell = run_cell()
+    for path in write_cell(cell):
+        print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1024:.0f} KiB)")
+    print("wrote", write_cell_run(cell).relative_to(ROOT))
     print("wrote", visualize(result, ROOT / "runs" / "out" / "examples" / "sample_measurements.png").relative_to(ROOT))
     print("try:\n  chemomech compare runs/out/examples/sample-source --xrd docs/examples/data/xrd_nc91_1C_*.xy "
           "--sxdm docs/examples/data/sxdm_nc91_4p5V_frames.h5 --xanes docs/examples/data/txm_xanes_nc91_4p5V_white_line.h5 "
           "--xanes-dataset /exchange/white_line --xanes-noise 0.02")
+    print("  chemomech compare runs/out/examples/sample-cell --cycler docs/examples/data/cell_nc91_C10.csv "
+          "--lattice docs/examples/data/lattice_nc91_C10_refined.csv --xas docs/examples/data/xas_nc91_*.xmu")
