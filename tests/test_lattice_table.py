@@ -520,3 +520,21 @@ def test_cli_compare_lattice(tmp_path, run):
     assert main(["compare", str(tmp_path / "run"), "--lattice-columns", "soc=0,a=1,c=2", "--out",
                  str(tmp_path / "other")]) == 2
     assert not (tmp_path / "other").exists()
+
+
+def test_a_run_with_few_snapshots_is_named_with_the_option_that_gives_more(tmp_path):
+    """A run with 2 snapshots against a 12-row table: compare works and warns, naming
+    output.snapshots (the simulated curve is interpolated between the two)."""
+    import chemomech as cm
+    from chemomech.cli.main import main
+    from chemomech.io.rundir import write_run_directory
+    from chemomech.simulation.run import summary_of
+
+    config = {**RUN_CONFIG, "output": {"snapshots": 2}}
+    few = cm.simulate(config)
+    write_run_directory(tmp_path / "run", config, few, summary_of(few))
+    full = cm.simulate(RUN_CONFIG)
+    a, c = _run_lattice(full)
+    table = write_lattice_table(tmp_path / "refined.csv", "soc", _run_axis(full, "soc"), a, c)
+    with pytest.warns(UserWarning, match=r"2 snapshots of the run under 12 measured points.*output\.snapshots"):
+        assert main(["compare", str(tmp_path / "run"), "--lattice", str(table)]) == 0

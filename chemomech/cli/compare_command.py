@@ -151,6 +151,7 @@ def _compare(args) -> int:
         spectra = read_xas_spectra(args.xas, labels=args.xas_labels, energy_dataset=args.xas_energy_dataset,
                                    mu_dataset=args.xas_mu_dataset)
         metrics["xas"], xas_figure = compare_xas(ds, spectra)
+        _warn_few_snapshots("XAS", ds.sizes.get("snapshot", 0), len(spectra))
         plots.append(("compare_xas.png", lambda path: plot_xas_comparison(xas_figure, path, title)))
 
     if args.cycler:
@@ -168,6 +169,7 @@ def _compare(args) -> int:
 
         table = read_lattice_table(args.lattice, args.lattice_columns)
         metrics["lattice"], lattice_figure = compare_lattice(ds, table, run=args.run)
+        _warn_few_snapshots("lattice", metrics["lattice"]["snapshots_used"], metrics["lattice"]["points_compared"])
         plots.append(("compare_lattice.png", lambda path: plot_lattice_comparison(lattice_figure, path, title)))
 
     with staged_directory(out, args.force) as staging:
@@ -178,6 +180,22 @@ def _compare(args) -> int:
     for name, _ in plots:
         print(f"wrote {out / name}")
     return 0
+
+
+MIN_SNAPSHOTS = 10  # fewer snapshots than this (and than measured points) under a compared curve: a warning
+
+
+def _warn_few_snapshots(kind: str, snapshots: int, measured: int) -> None:
+    """The simulated curve of a comparison is interpolated between the run's snapshots: say
+    which run option gives more when there are fewer than MIN_SNAPSHOTS and fewer than the
+    measured points."""
+    import warnings
+
+    if snapshots < min(MIN_SNAPSHOTS, measured):
+        warnings.warn(f"the {kind} comparison has {snapshots} snapshots of the run under {measured} measured points: "
+                      "the simulated curve is interpolated between them; rerun with more snapshots "
+                      "(output.snapshots, e.g. --set output.snapshots=20, and output.snapshot_cycles naming the "
+                      "cycles compared)", stacklevel=2)
 
 
 def _read_energies(path):
