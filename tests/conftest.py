@@ -49,3 +49,12 @@ def small_runs(tmp_path_factory, small_voxel_result, small_sphere_result):
         "sphere": write_run_directory(base / "sphere", SMALL_SPHERE_CONFIG, small_sphere_result,
                                       summary_of(small_sphere_result)),
     }
+
+
+def default_sigint():
+    """preexec_fn of the Ctrl-C tests' subprocesses: SIGINT back to its default, so that the
+    child's Python turns it into KeyboardInterrupt even when the test run was started with
+    SIGINT ignored (a shell starts background jobs so, and some CI runners do)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

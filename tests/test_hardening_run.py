@@ -26,6 +26,7 @@ from chemomech.cli.main import main
 from chemomech.simulation import memory
 from chemomech.simulation.memory import GIB, estimate_run_memory
 from chemomech.simulation.spec import run_spec
+from tests.conftest import default_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 simulate_module = importlib.import_module("chemomech.simulation.run")
@@ -232,7 +233,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     config = write_config(tmp_path, SLOW_VOXEL)
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "chemomech.cli.main", "run", str(config), "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     err = b""
     try:
         deadline = time.monotonic() + 120

@@ -27,6 +27,7 @@ from chemomech.cli.main import main
 from chemomech.errors import ConfigError
 from chemomech.sweep import load_sweep, run_sweep
 from chemomech.sweep.run_points import point_complete
+from tests.conftest import default_sigint
 
 TINY_BASE = {  # ~10 ms per run
     "material": "nc91",
@@ -283,7 +284,8 @@ def test_ctrl_c_leaves_only_complete_points_and_the_rerun_resumes(client, tmp_pa
     points = out / "points"
     proc = subprocess.Popen([sys.executable, "-m", "chemomech.cli.main", "sweep", _write_sweep(tmp_path, sweep),
                              "--out", str(out), "--workers", "1", "--quiet"],
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     try:
         _wait_for(lambda: points.is_dir() and any(not p.name.startswith(".") for p in points.iterdir()),
                   90, "first point")
