@@ -11,46 +11,59 @@ given (the full-size polycrystal runs only when named).
 
 from __future__ import annotations
 
+import importlib
+
 from chemomech.errors import ConfigError
-from chemomech.validation import analytical, calibration, findings, gitt
 from chemomech.validation.core import Case
+
+
+def later(module: str, function: str, *args):
+    """A case's compute function, chemomech.validation.<module>.<function>(*args), imported
+    when the case runs: the case list (`chemomech validate --list`) loads none of the
+    simulation code."""
+    def compute():
+        return getattr(importlib.import_module(f"chemomech.validation.{module}"), function)(*args)
+
+    compute.__name__ = function
+    return compute
+
 
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
         Case("calibration-nc91", "calibration",
              "NC91 on the 2 um calibration sphere: SoC at 4.5 V at C/10 and 1C, c drop, volume shrinkage",
-             lambda: calibration.material_case("nc91"), 1.0, quick=True),
+             later("calibration", "material_case", "nc91"), 1.0, quick=True),
         Case("calibration-nm91", "calibration",
              "NM91 on the 2 um calibration sphere: SoC at 4.5 V at C/10 and 1C, c drop, volume shrinkage",
-             lambda: calibration.material_case("nm91"), 1.0, quick=True),
+             later("calibration", "material_case", "nm91"), 1.0, quick=True),
         Case("calibration-diffusivity", "calibration",
              "D(NC91)/D(NM91) at 85 % SoC (> 4) and at 40 % SoC (~1), the study's GITT",
-             calibration.diffusivity_case, 0.1, quick=True),
+             later("calibration", "diffusivity_case"), 0.1, quick=True),
         Case("analytical-crank", "analytical",
              "1-D transport vs Crank's constant-flux sphere series; Li balance",
-             analytical.crank_case, 1.0, quick=True),
+             later("analytical", "crank_case"), 1.0, quick=True),
         Case("analytical-eshelby", "analytical",
              "voxel elasticity: Eshelby inclusion in a periodic box (centre strain)",
-             analytical.eshelby_case, 0.5, quick=True),
+             later("analytical", "eshelby_case"), 0.5, quick=True),
         Case("analytical-free-sphere-voxel", "analytical",
              "voxel elasticity: free sphere with a radial eigenstrain vs Timoshenko-Goodier",
-             analytical.free_sphere_voxel_case, 1.0, quick=True),
+             later("analytical", "free_sphere_voxel_case"), 1.0, quick=True),
         Case("analytical-free-sphere-1d", "analytical",
              "1-D sphere stress (shell quadrature) vs the closed form",
-             analytical.free_sphere_1d_case, 0.1, quick=True),
+             later("analytical", "free_sphere_1d_case"), 0.1, quick=True),
         Case("gitt-self-consistency", "self-consistency",
              "the model's own GITT run, Weppner-Huggins D vs the input D within x2 (SoC 0.1-0.7, NM91 0.1-0.5)",
-             gitt.gitt_case, 1.0),
+             later("gitt", "gitt_case"), 1.0),
         Case("finding-single-crystal", "finding",
              "which composition delithiates more heterogeneously at 4.5 V (x, d003 spread), 1C vs C/10; R = 1.6 um",
-             findings.single_crystal_case, 10.0),
+             later("findings", "single_crystal_case"), 10.0),
         Case("finding-polycrystal", "finding",
              "grain-boundary traction NC91 vs NM91, small polycrystal (R = 2 um, 0.4 um grains), C/10",
-             findings.polycrystal_case, 40.0),
+             later("findings", "polycrystal_case"), 40.0),
         Case("finding-polycrystal-full", "finding",
              "the same at full size (runs/polycrystal.toml: R = 5 um, 15,625 grains; 10 + 17 min); only with --case",
-             findings.polycrystal_full_case, 1650.0, default=False),
+             later("findings", "polycrystal_full_case"), 1650.0, default=False),
     )
 }
 
