@@ -66,6 +66,7 @@ def test_charge_1d_meets_the_calibration_rows(tmp_path):
     assert_png(example.visualize(result, tmp_path / "charge_1d.png"))
 
 
+@pytest.mark.slow
 def test_single_crystal_003_peak_follows_bragg(tmp_path):
     example = load_example("single_crystal_xrd")
     result = example.run()
@@ -165,6 +166,7 @@ def test_sample_files_are_readable_synthetic_and_small():
     assert mask.sum() > 1000 and 8340 < np.nanmean(white_line) < 8360  # Ni K edge, eV
 
 
+@pytest.mark.slow
 def test_sample_cell_files_read_and_compare(tmp_path):
     """The coin-cell sample files (cycler CSV, refined lattice table, XAS spectra) read as
     SYNTHETIC data, and `chemomech compare` of them with their regenerated source run

@@ -500,6 +500,7 @@ def test_lattice_table_dataclass_is_accepted_directly(tmp_path, run):
     assert metrics["rms_a_rel"] < 1e-14 and metrics["normalisation"].startswith("each data set by its own first")
 
 
+@pytest.mark.slow
 def test_cli_compare_lattice(tmp_path, run):
     """`chemomech compare RUN --lattice FILE`: compare.json holds the lattice figures
     (zero differences against the run's own table) and compare_lattice.png is written;
