@@ -27,3 +27,16 @@ class SolverError(ChemomechError):
 class ReadError(ChemomechError):
     """A measured-data file cannot be read: the message names the file, the line (for text
     files) or dataset, and what was expected."""
+
+
+def interrupted_in_kernel(exc: BaseException) -> bool:
+    """True for the SystemError a compiled (numba) kernel raises when Ctrl-C arrives while
+    it runs: the KeyboardInterrupt is its cause or context, or named in its message. Code
+    that turns errors into reports (the CLI, a study's rows) must let these through as
+    interrupts."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "KeyboardInterrupt" in str(exc)

@@ -239,6 +239,28 @@ def test_unavailable_options_become_rows(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+def test_ctrl_c_inside_a_kernel_stops_the_study(tmp_path, monkeypatch):
+    """Ctrl-C while a compiled kernel runs arrives as a SystemError caused by
+    KeyboardInterrupt: compute_row lets it through as KeyboardInterrupt (the study stops),
+    instead of reporting the row "not available" and going on; nothing is cached."""
+    import chemomech as cm
+
+    script = load_script()
+    spec = script.row_spec("nc91", "sphere", 1.0, "all", voxel_nm=400.0, snapshots=3)
+
+    def interrupted(config, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as stop:
+            raise SystemError("<built-in function bicgstab> returned a result with an exception set") from stop
+
+    monkeypatch.setattr(het, "option_unavailable", lambda *args: None)
+    monkeypatch.setattr(cm, "simulate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        script.compute_row(spec, str(tmp_path))
+    assert not (tmp_path / "runs").exists()
+
+
 def test_grid_and_shape_choices_of_the_command_line():
     """--voxel-sizes, --cells and --shapes choose what the study and --convergence run;
     without them the defaults of the script (and of --quick) hold; a bad shape is a usage

@@ -156,6 +156,7 @@ def compute_row(spec: dict, out: str) -> dict:
     record: the row's identity, status ("ok", "not available: ...", "failed: ..."), figures,
     the (003) peak of the last snapshot and wall_s."""
     import chemomech as cm
+    from chemomech.errors import interrupted_in_kernel
     from chemomech.io.results import open_run
     from chemomech.io.rundir import write_run_directory
     from chemomech.simulation.run import summary_of
@@ -176,7 +177,9 @@ def compute_row(spec: dict, out: str) -> dict:
     started = time.perf_counter()
     try:
         ds = cm.simulate(spec["config"])
-    except Exception as error:  # reported as a row, the study goes on
+    except Exception as error:  # reported as a row, the study goes on (but Ctrl-C stops it)
+        if interrupted_in_kernel(error):
+            raise KeyboardInterrupt from error
         message = " ".join(f"{type(error).__name__}: {error}".split())[:300]
         prefix = "failed" if spec["option"] == "baseline" else "not available"
         return _record(spec, f"{prefix}: {message}")

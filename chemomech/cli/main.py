@@ -36,7 +36,7 @@ from chemomech.cli import (
     xrd_command,
 )
 from chemomech import __version__
-from chemomech.errors import ChemomechError
+from chemomech.errors import ChemomechError, interrupted_in_kernel
 
 EXIT_USER_ERROR = 2
 EXIT_OS_ERROR = 1
@@ -220,17 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupted_in_kernel(exc: BaseException) -> bool:
-    """True for the SystemError a compiled (numba) kernel raises when Ctrl-C arrives while
-    it runs: the KeyboardInterrupt is its cause or context, or named in its message."""
-    seen = exc
-    while seen is not None:
-        if isinstance(seen, KeyboardInterrupt):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "KeyboardInterrupt" in str(exc)
-
-
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings on the command line as one line, "chemomech: warning: ...", without the
     source line Python shows by default."""
@@ -254,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print(INTERRUPTED_LINE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except SystemError as exc:
-        if not _interrupted_in_kernel(exc):
+        if not interrupted_in_kernel(exc):
             raise
         print(INTERRUPTED_LINE, file=sys.stderr)
         return EXIT_INTERRUPTED
