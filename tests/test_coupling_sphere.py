@@ -84,13 +84,14 @@ class OriginalStepper:
     def __init__(self, material, mesh):
         stepper = SphereStepper(material, mesh)
         self.volumes, self.areas, self.dr = mesh.volumes, mesh.face_areas, mesh.spacing
+        self.gaps = mesh.gaps
         self.table = np.ascontiguousarray(material_tables(material)[:3])
         self.two_rt_f, self.ohmic = stepper.two_rt_f, stepper.ohmic
         self.flux_per_current, self.specific_charge = stepper.flux_per_current, stepper.specific_charge
 
     def step(self, x, dt, hold_voltage, current):
         hold = hold_voltage is not None
-        x_new, ok, n_s, _ = implicit_step(x, dt, self.volumes, self.areas, self.dr, self.table,
+        x_new, ok, n_s, _ = implicit_step(x, dt, self.volumes, self.areas, self.gaps, 0.5 * self.dr, self.table,
                                           self.flux_per_current * current, hold, hold_voltage if hold else 0.0,
                                           self.flux_per_current, self.two_rt_f, self.ohmic, 1e-12, 30)
         return x_new, ok, n_s / self.flux_per_current
@@ -137,7 +138,7 @@ def test_coupled_kernel_with_options_off_is_fickian():
     mesh = SphereMesh(RADIUS, CELLS)
     stepper = SphereStepper(material, mesh)
     x = 0.6 + 0.3 * (1.0 - (mesh.centres / RADIUS) ** 2)
-    common = (mesh.volumes, mesh.face_areas, mesh.spacing, stepper.table)
+    common = (mesh.volumes, mesh.face_areas, mesh.gaps, mesh.surface_half_width, stepper.table)
     for hold, voltage in ((False, 0.0), (True, 4.2)):
         flux = stepper.flux_per_current * 3.0
         fick = implicit_step(x, 20.0, *common, flux, hold, voltage, stepper.flux_per_current,
@@ -237,7 +238,7 @@ def test_stress_newton_converges_fast():
     stepper = SphereStepper(material, mesh, physics=STRESS)
     x = 0.4 + 0.5 * (1.0 - (mesh.centres / RADIUS) ** 2)
     for hold, voltage in ((False, 0.0), (True, 4.1)):
-        result = coupled_step(x, 60.0, mesh.volumes, mesh.face_areas, mesh.spacing, stepper.table,
+        result = coupled_step(x, 60.0, mesh.volumes, mesh.face_areas, mesh.gaps, mesh.surface_half_width, stepper.table,
                               stepper.flux_per_current * 3.0, hold, voltage, stepper.flux_per_current,
                               stepper.two_rt_f, stepper.ohmic, 1e-12, 30, True, False, False,
                               stepper.sphere_modulus, stepper.strain_per_stress, 0.0, 0.0)

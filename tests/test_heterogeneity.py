@@ -270,10 +270,35 @@ def test_grid_and_shape_choices_of_the_command_line():
     assert args.voxel_sizes == (100.0, 71.0) and args.cells == (25, 50)
     defaults = script.parse_args([])
     assert defaults.voxel_sizes == script.CONVERGENCE_VOXEL_NM and defaults.cells == script.CONVERGENCE_CELLS
-    assert defaults.shapes == ("sphere", "platelet") and script.parse_args(["--quick"]).shapes == ("sphere",)
+    assert defaults.shapes == ("sphere", "platelet", "sphere-1d") and script.parse_args(["--quick"]).shapes == ("sphere",)
     assert script.parse_args(["--shapes", "platelet"]).shapes == ("platelet",)
     with pytest.raises(SystemExit):
         script.parse_args(["--shapes", "cube"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--cells", "1"])
+
+
+def test_study_rows_of_the_1d_reference():
+    """The study's sphere-1d rows run the 1-D sphere of the same radius on STUDY_CELLS radial
+    cells graded towards the surface (outermost cell radius / (10 cells): 1 nm on 200 cells
+    of 2 um) and share their keys with --convergence's graded rows, so one cache serves
+    both; --convergence runs every cell count uniform and graded; voxel rows keep voxel_nm."""
+    script = load_script()
+    specs = script.study_specs(("nm91",), (1.0,), ("baseline", "all"), 50.0, 20, ("sphere", "sphere-1d"))
+    one_d = [s for s in specs if s["shape"] == "sphere-1d"]
+    assert [s["key"] for s in one_d] == ["nm91_sphere-1d_1C_baseline_200cells-graded1nm",
+                                         "nm91_sphere-1d_1C_all_200cells-graded1nm"]
+    assert one_d[0]["config"]["particle"] == {"geometry": "sphere-1d", "radius_um": 2.0, "cells": 200,
+                                              "surface_cell_nm": 1.0}
+    assert one_d[1]["config"]["physics"] == het.physics_table("all")
+    voxel = [s for s in specs if s["shape"] == "sphere"]
+    assert all(s["voxel_nm"] == 50.0 and s["cells"] is None and not s["graded"] for s in voxel)
+    convergence = script.convergence_specs(("nm91",), (1.0,), ("baseline",), (), (200,), 20)
+    assert [s["grid"] for s in convergence] == ["200cells", "200cells-graded1nm"]
+    assert convergence[1]["key"] == one_d[0]["key"] and convergence[1]["config"] == one_d[0]["config"]
+    records = [script._record(s, "ok") for s in convergence + specs]
+    assert [script.geometry_of(r) for r in records] == ["sphere-1d", "sphere-1d graded", "voxel sphere",
+                                                        "voxel sphere", "sphere-1d graded", "sphere-1d graded"]
 
 
 def test_convergence_relative_change(tmp_path):

@@ -98,6 +98,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
 # Keys written to the resolved config only when given (they have no effect at their
 # default): the steps of kind = "experiment" and the cycles whose states are kept.
 OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
+    "particle": {
+        "surface_cell_nm": Key(float, 0.0, "sphere-1d: width of the outermost radial cell [nm]; the cells grow "
+                                           "geometrically inwards (a mesh graded towards the surface; 0: uniform R/cells)",
+                               at_least=0.0, high=1e5, optional=True),
+    },
     "protocol": {
         # experiment: blocks of steps (chemomech.protocol; README "Protocols")
         "blocks": Key(list, [], "blocks of protocol steps, each {repeat, steps}", kinds=("experiment",),
@@ -308,6 +313,14 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
             "both given; give one orientation (c_axis keeps its default [0, 0, 1] when euler_deg is used)")
     if not any(particle["c_axis"]):
         raise ConfigError(f"particle.c_axis = {particle['c_axis']!r}: must be a nonzero direction")
+    if particle.get("surface_cell_nm", 0.0):
+        if particle["geometry"] != "sphere-1d":
+            raise ConfigError(
+                f"particle.surface_cell_nm = {particle['surface_cell_nm']!r} grades the radial mesh of the 1-D "
+                f"sphere, not a {particle['geometry']} particle; allowed: geometry = \"sphere-1d\", or leave it out")
+        from chemomech.geometry.sphere import geometric_widths
+
+        geometric_widths(particle["radius_um"] * 1e-6, particle["cells"], particle["surface_cell_nm"] * 1e-9)
     if particle["geometry"] != "sphere-1d":
         across = 2e3 * particle["radius_um"] / particle["voxel_nm"]
         if across < 4:

@@ -138,7 +138,8 @@ def simulated_lattice(ds, run=None) -> tuple[np.ndarray, np.ndarray, str]:
     from chemomech.geometry.sphere import SphereMesh
 
     particle = run_config(ds)["particle"]
-    mesh = SphereMesh(radius=float(particle["radius_um"]) * 1e-6, cells=int(particle["cells"]))
+    mesh = SphereMesh(radius=float(particle["radius_um"]) * 1e-6, cells=int(particle["cells"]),
+                      surface_cell=float(particle.get("surface_cell_nm", 0.0)) * 1e-9 or None)
     if mesh.cells != ds.sizes["r"] or not np.allclose(mesh.centres, ds["r"].values, rtol=1e-9):
         raise ChemomechError(f"the run's r grid ({ds.sizes['r']} cells) does not match its configuration "
                              f"(radius_um = {particle['radius_um']}, cells = {particle['cells']})")

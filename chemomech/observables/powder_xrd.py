@@ -43,6 +43,7 @@ import xarray as xr
 from numba import njit
 
 from chemomech.errors import ConfigError
+from chemomech.geometry.sphere import shell_volumes_from_centres
 from chemomech.observables import crystallography as cr
 from chemomech.io.results import is_voxel_run, run_material
 from chemomech.observables.xrd_analysis import pseudo_voigt
@@ -78,9 +79,7 @@ def _flat_fields(ds: xr.Dataset, snapshots=None):
         weight = np.full(cells.size, 1.0 / max(cells.size, 1))
         return x, eps_a, eps_c, cells, weight
     r = ds["r"].values
-    dr = r[1] - r[0] if r.size > 1 else 2.0 * r[0]
-    r_in, r_out = r - 0.5 * dr, r + 0.5 * dr
-    shell = r_out**3 - np.maximum(r_in, 0.0) ** 3
+    shell = shell_volumes_from_centres(r)  # uniform or graded radial mesh
     return x, None, None, np.arange(r.size), shell / shell.sum()
 
 

@@ -247,10 +247,12 @@ def sphere_to_voxels(x_of_r: np.ndarray, r_m: np.ndarray, voxel_m: float):
     """The 3-D sphere of a sphere-1d run on cubic voxels of edge voxel_m [m]:
     x(voxel) = x(rho) interpolated linearly in the cell centres r_m (constant beyond the
     first/last centre), rho = distance of the voxel centre from the sphere centre; voxels
-    with rho > R (R = last cell centre + half a cell) are outside (NaN, fraction 0).
+    with rho > R (R = the outer face, geometry.sphere.faces_from_centres) are outside (NaN, fraction 0).
     Returns (x, fraction, (z, y, x) centres [m])."""
+    from chemomech.geometry.sphere import faces_from_centres
+
     r = np.asarray(r_m, dtype=float)
-    radius = r[-1] + 0.5 * (r[1] - r[0]) if r.size > 1 else 2 * r[0]
+    radius = float(faces_from_centres(r)[-1])  # uniform or graded radial mesh
     count = max(1, int(np.ceil(2 * radius / voxel_m - 1e-9)))
     centres = voxel_m * (np.arange(count) - (count - 1) / 2)
     zz, yy, xx = np.meshgrid(centres, centres, centres, indexing="ij")

@@ -70,11 +70,10 @@ def _cell_weights(ds: xr.Dataset):
     if is_voxel_run(ds):
         x = ds["x_li"].transpose("snapshot", "z", "y", "x").values
         return x.reshape(x.shape[0], -1), None
-    r = np.asarray(ds["r"].values, dtype=float)
-    dr = r[1] - r[0] if r.size > 1 else 2.0 * r[0]
-    r_in, r_out = np.maximum(r - 0.5 * dr, 0.0), r + 0.5 * dr
+    from chemomech.geometry.sphere import shell_volumes_from_centres
+
     x = ds["x_li"].transpose("snapshot", "r").values
-    return x, 4.0 * np.pi / 3.0 * (r_out**3 - r_in**3)
+    return x, 4.0 * np.pi / 3.0 * shell_volumes_from_centres(ds["r"].values)  # uniform or graded mesh
 
 
 def volume_average_spectrum(white_line_eV, weights, energies_eV) -> np.ndarray:

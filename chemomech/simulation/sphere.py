@@ -27,7 +27,8 @@ class SphereRun:
     def __init__(self, spec):
         self.spec = spec
         particle = spec.particle
-        self.mesh = SphereMesh(radius=particle["radius_um"] * 1e-6, cells=particle["cells"])
+        surface_cell = particle.get("surface_cell_nm", 0.0) * 1e-9 or None  # None: uniform cells
+        self.mesh = SphereMesh(radius=particle["radius_um"] * 1e-6, cells=particle["cells"], surface_cell=surface_cell)
 
     def integrate(self, progress=None) -> SphereSolution:
         spec = self.spec

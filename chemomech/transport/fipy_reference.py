@@ -20,10 +20,12 @@ i < 0 on discharge (lithiation, n_s < 0).
 
 Discretisation (identical to the default's, so that only the time step separates them),
 per steradian, cell i = 1..N, faces i-1/2 and i+1/2:
-    V_i (x_i - x_i^old)/dt = A_{i+1/2} D(x_{i+1/2}) (x_{i+1} - x_i)/dr
-                           - A_{i-1/2} D(x_{i-1/2}) (x_i - x_{i-1})/dr - [i = N] R^2 n_s,
+    V_i (x_i - x_i^old)/dt = A_{i+1/2} D(x_{i+1/2}) (x_{i+1} - x_i)/g_{i+1/2}
+                           - A_{i-1/2} D(x_{i-1/2}) (x_i - x_{i-1})/g_{i-1/2} - [i = N] R^2 n_s,
     - N uniform radial cells, dr = R/N, on FiPy's spherical 1-D mesh (face areas r^2 per
-      steradian, centre distances dr, dr/2 at the boundaries). FiPy 4.0.3's
+      steradian, centre distances g = dr, dr/2 at the boundaries); or a mesh graded towards
+      the surface (geometry.sphere) on FiPy's non-uniform spherical grid with the same shell
+      widths (g the distance between neighbouring centres, half the outer shell at r = R). FiPy 4.0.3's
       SphericalUniformGrid1D uses the midpoint cell volume r_c^2 dr, which is smaller than
       the exact shell volume (r_out^3 - r_in^3)/3 by dr^3/12 (total volume R^3/3 (1 - 1/(4N^2)));
       by default the mesh here overrides `cellVolumes` with the exact shell volumes that
@@ -33,7 +35,7 @@ per steradian, cell i = 1..N, faces i-1/2 and i+1/2:
       array dr: FiPy 4.0.3's SphericalNonUniformGrid1D has volumes (r_out^3 - r_in^3)/2,
       3/2 of the shell volume for face areas r^2, which slows diffusion by a factor 2/3.
     - Face diffusivity D(x_f), x_f = (x_i + x_{i+1})/2 the arithmetic face mean
-      (x.arithmeticFaceValue), as a FaceVariable: TransientTerm() == DiffusionTerm(D_face).
+      (face_mean; FiPy's x.arithmeticFaceValue on a uniform mesh), as a FaceVariable: TransientTerm() == DiffusionTerm(D_face).
     - Surface flux as an explicit source: the divergence of the face vector field that is
       n_s * (outward normal) on the outer face and zero elsewhere,
           - (mesh.facesRight * n_s * mesh.faceNormals).divergence   [1/s],
@@ -146,26 +148,44 @@ class FipySphereSolution:
         return self.end_reasons[-1]
 
 
+def face_mean(x_cells) -> np.ndarray:
+    """x at the N+1 faces of a 1-D mesh: (x_a + x_b)/2 between cells a and b, the cell's own
+    value on the two boundary faces. FiPy's arithmeticFaceValue on a uniform mesh; on a
+    graded one FiPy would weight by distance, the default kernels take the plain mean."""
+    x_cells = np.asarray(x_cells, dtype=float)
+    faces = np.empty(x_cells.size + 1)
+    faces[1:-1] = 0.5 * (x_cells[:-1] + x_cells[1:])
+    faces[0], faces[-1] = x_cells[0], x_cells[-1]
+    return faces
+
+
 def _fipy_mesh(mesh: SphereMesh, cell_volumes: str):
-    """FiPy's uniform spherical 1-D mesh for `mesh` [m]; with cell_volumes="exact" its
-    cellVolumes are the exact shell volumes (r_out^3 - r_in^3)/3 [m3/sr]."""
+    """FiPy's spherical 1-D mesh for `mesh` [m] (uniform, or FiPy's non-uniform grid with
+    the shell widths of a graded mesh); with cell_volumes="exact" its cellVolumes are the
+    exact shell volumes (r_out^3 - r_in^3)/3 [m3/sr]."""
     import fipy
+    from fipy.meshes.sphericalNonUniformGrid1D import SphericalNonUniformGrid1D
     from fipy.meshes.sphericalUniformGrid1D import SphericalUniformGrid1D
 
     if cell_volumes == "fipy":
+        if mesh.graded:
+            return fipy.SphericalGrid1D(dr=np.diff(mesh.faces))
         return fipy.SphericalGrid1D(nr=mesh.cells, dr=mesh.spacing)
     if cell_volumes != "exact":
         raise ValueError(f"cell_volumes = {cell_volumes!r}; allowed: 'exact', 'fipy'")
 
     exact_volumes = mesh.volumes.copy()
+    base = SphericalNonUniformGrid1D if mesh.graded else SphericalUniformGrid1D
 
-    class ExactShellSphericalGrid1D(SphericalUniformGrid1D):
-        """SphericalUniformGrid1D with exact shell volumes instead of r_c^2 dr."""
+    class ExactShellSphericalGrid1D(base):
+        """FiPy's spherical grid with exact shell volumes instead of r_c^2 dr."""
 
         @property
         def cellVolumes(self):
             return exact_volumes
 
+    if mesh.graded:
+        return ExactShellSphericalGrid1D(dx=np.diff(mesh.faces))
     return ExactShellSphericalGrid1D(dx=mesh.spacing, nx=mesh.cells)
 
 
@@ -225,7 +245,7 @@ def run_sphere_fipy(material: Material, mesh: SphereMesh, experiment: Experiment
     segments = constant_current_segments(experiment)
     fmesh = _fipy_mesh(mesh, cell_volumes)
     volumes = np.asarray(fmesh.cellVolumes, dtype=float)  # m3/sr, the volumes FiPy conserves
-    radius, dr = mesh.radius, mesh.spacing
+    radius, half_width = mesh.radius, mesh.surface_half_width  # outer centre to the surface [m]
     two_rt_f = thermal_voltage_2rt_f(temperature)  # V
     ohmic = radius / material.electronic_conductivity  # (V) per (A/m2)
     specific = 3.0 / (material.density * radius)  # (C/kg) per (A/m2 * s)
@@ -235,7 +255,7 @@ def run_sphere_fipy(material: Material, mesh: SphereMesh, experiment: Experiment
         the surface extrapolation unless extrapolate is False (the uniform state at t = 0)."""
         n_s = current / (FARADAY * material.c_max)
         d = float(material.diffusivity_orientation_average(x_outer))
-        x_s = min(max(x_outer - 0.5 * dr * n_s / d * extrapolate, 0.0), 1.0)
+        x_s = min(max(x_outer - half_width * n_s / d * extrapolate, 0.0), 1.0)
         i0 = max(float(material.exchange_current(x_s)), 1e-30)
         return float(material.ocv(x_s) + two_rt_f * np.arcsinh(current / (2.0 * i0)) + current * ohmic)
 
@@ -262,8 +282,7 @@ def run_sphere_fipy(material: Material, mesh: SphereMesh, experiment: Experiment
         x.updateOld()
         x.setValue(np.clip(guess, 0.0, 1.0))
         for _ in range(MAX_SWEEPS):
-            d_face.setValue(material.diffusivity_orientation_average(
-                np.asarray(x.arithmeticFaceValue.value, dtype=float)))
+            d_face.setValue(material.diffusivity_orientation_average(face_mean(x.value)))
             residual = equation.sweep(var=x, dt=step, solver=solver, residualFn=scaled_residual)
             if residual < SWEEP_RESIDUAL_TOL:
                 return np.array(x.value, dtype=float)

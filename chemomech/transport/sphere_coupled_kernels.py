@@ -3,11 +3,12 @@
 phase separation (Cahn-Hilliard), in one implicit step.
 
 Unknowns: the Li site fraction x_i of the N shells (c = c_max x). Per steradian, with the
-exact shell volumes V_i [m3], face areas A_f = r_f^2 [m2] and centre spacing dr [m]:
+exact shell volumes V_i [m3], face areas A_f = r_f^2 [m2] and the distance g_f [m] between
+the centres either side of face f (dr on a uniform mesh; geometry.sphere.SphereMesh.gaps):
 
     V_i (x_i - x_i^old)/dt = F_{i+1/2} - F_{i-1/2} - [i = N-1] A_R n_s               [m3/s]
 
-    F_f = (A_f/dr) D_f [ (x_b - x_a) + (mu_b - mu_a) / mu'_f ]   (face f between a = f-1, b = f)
+    F_f = (A_f/g_f) D_f [ (x_b - x_a) + (mu_b - mu_a) / mu'_f ]  (face f between a = f-1, b = f)
 
 the chemical-potential form J = -D grad x - D/(dmu_ocv/dx) grad(mu_extra) of coupling.py,
 no flux at r = 0, and n_s = i/(F c_max) [m/s] the outward surface flux in units of x.
@@ -26,7 +27,7 @@ when its option is on:
     strain sigma_h/(3 K_bulk) of the orientation-averaged sphere (S_f = 1 when off).
   phase_separation:
     mu_i += mu_gap(x_i) - kappa lap_i,
-    lap_i = [A_{i+1/2} (x_{i+1} - x_i) - A_{i-1/2} (x_i - x_{i-1})] / (dr V_i)       [1/m2]
+    lap_i = [A_{i+1/2} (x_{i+1} - x_i)/g_{i+1/2} - A_{i-1/2} (x_i - x_{i-1})/g_{i-1/2}] / V_i  [1/m2]
     with zero gradient at r = 0 (A = 0 there) and at r = R (natural boundary condition).
 
 Surface: the Butler-Volmer equilibrium potential is U(x_s) - mu_{N-1}/F, so
@@ -34,6 +35,7 @@ Surface: the Butler-Volmer equilibrium potential is U(x_s) - mu_{N-1}/F, so
 with x_s extrapolated from the outer cell centre with the surface flux as in
 sphere_kernels.surface_x, using the local effective diffusivity of the surface cell,
     x_s = x_{N-1} - (dr/2) n_s / (D(x_{N-1}) S_{N-1} m),  m = 1 + (d mu_{N-1}/dx_{N-1}) / mu'
+(dr/2: the distance from the outer centre to the surface, half the outer shell)
 (m from the local, stress part of mu; held at or above SURFACE_FACTOR_MIN), and x_s =
 x_{N-1} with phase_separation on (natural boundary condition: zero gradient of x at r = R;
 the flux is carried by the gradient of mu). The voltage is then sphere_kernels.voltage_at
@@ -126,21 +128,22 @@ def solve_banded(band, rhs):
 
 
 @njit(cache=True)
-def laplacian_weights(volumes, areas, dr):
+def laplacian_weights(volumes, areas, gaps):
     """Finite-volume spherical Laplacian lap_i = lo_i (x_{i-1} - x_i) + hi_i (x_{i+1} - x_i)
-    [1/m2]: lo_i = A_{i-1/2}/(dr V_i) (0 for i = 0, A = 0 at r = 0), hi_i = A_{i+1/2}/(dr V_i)
-    for i < N-1 and hi_{N-1} = 0 (zero gradient at r = R). Returns (lo, hi)."""
+    [1/m2]: lo_i = A_{i-1/2}/(g_{i-1/2} V_i) (0 for i = 0, A = 0 at r = 0), hi_i =
+    A_{i+1/2}/(g_{i+1/2} V_i) for i < N-1 and hi_{N-1} = 0 (zero gradient at r = R); g the
+    centre distances per face (gaps). Returns (lo, hi)."""
     n = volumes.shape[0]
     lo = np.empty(n)
     hi = np.empty(n)
     for i in range(n):
-        lo[i] = areas[i] / (dr * volumes[i])
-        hi[i] = areas[i + 1] / (dr * volumes[i]) if i < n - 1 else 0.0
+        lo[i] = areas[i] / (gaps[i] * volumes[i])
+        hi[i] = areas[i + 1] / (gaps[i + 1] * volumes[i]) if i < n - 1 else 0.0
     return lo, hi
 
 
 @njit(cache=True)
-def cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
+def cell_fields(x, table, volumes, areas, gaps, stress_drift, slab, phase, sphere_modulus, kappa,
                 mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid):
     """Fill, per cell i, the extra chemical potential mu_i [J/mol] (module docstring), its
     local slope dmu_dx_i = d(mu_i)/d(x_i) without the Laplacian [J/mol], its slope in
@@ -181,7 +184,7 @@ def cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_
             mu[i] += gap
             dmu_dx[i] += dgap
     if phase:
-        lo, hi = laplacian_weights(volumes, areas, dr)
+        lo, hi = laplacian_weights(volumes, areas, gaps)
         for i in range(n):
             lap = 0.0
             if i > 0:
@@ -226,14 +229,14 @@ def surface_half_step(x_cell, sigma_cell, dmu_dx_cell, half_dr_flux_per_current,
 
 
 @njit(cache=True)
-def coupled_voltage(x, current_density, table, volumes, areas, dr, two_rt_f, ohmic_length_over_sigma,
+def coupled_voltage(x, current_density, table, volumes, areas, gaps, two_rt_f, ohmic_length_over_sigma,
                     half_dr_flux_per_current, stress_drift, slab, phase, sphere_modulus,
                     strain_per_stress, slab_gain, kappa):
     """Cell voltage of state x under `current_density` [A/m2]:
     V = voltage_at(x_{N-1}, i, half-step scaled as in `surface_half_step`) - mu_{N-1}/F [V]."""
     n = x.shape[0]
     mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
-    cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
+    cell_fields(x, table, volumes, areas, gaps, stress_drift, slab, phase, sphere_modulus, kappa,
                 mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)
     half = surface_half_step(x[n - 1], sigma[n - 1], dmu_dx[n - 1], half_dr_flux_per_current, table,
                              stress_drift, slab, phase, strain_per_stress, slab_gain)
@@ -242,7 +245,7 @@ def coupled_voltage(x, current_density, table, volumes, areas, dr, two_rt_f, ohm
 
 
 @njit(cache=True)
-def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltage, voltage,
+def coupled_step(x_old, dt, volumes, areas, gaps, half_width, table, surface_flux, hold_voltage, voltage,
                  flux_per_current, two_rt_f, ohmic_length_over_sigma, newton_tol, max_iterations,
                  stress_drift, slab, phase, sphere_modulus, strain_per_stress, slab_gain, kappa):
     """One backward-Euler step of the coupled radial transport (module docstring).
@@ -257,7 +260,7 @@ def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltag
     rhs = np.empty((n, 2))
     u = np.empty(n)
     mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
-    lo, hi = laplacian_weights(volumes, areas, dr)
+    lo, hi = laplacian_weights(volumes, areas, gaps)
     # d mu_k / d x at columns k-1, k, k+1 (Laplacian part; the local slope is added below)
     mu_lo = np.zeros(n)
     mu_hi = np.zeros(n)
@@ -268,14 +271,14 @@ def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltag
             mu_hi[k] = -kappa * hi[k]
     rank_one = stress_drift or slab
     r_area = areas[n]
-    half_dr = 0.5 * dr * flux_per_current
+    half_dr = half_width * flux_per_current
     n_s = surface_flux
     converged = False
     iterations = 0
     dflux = np.zeros(4)  # d F_f / d x at columns f-2, f-1, f, f+1
     for it in range(max_iterations):
         iterations = it + 1
-        cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
+        cell_fields(x, table, volumes, areas, gaps, stress_drift, slab, phase, sphere_modulus, kappa,
                     mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)
         for k in range(n):
             mu_mid[k] = dmu_dx[k] + kappa * lap_mid[k] if phase else dmu_dx[k]
@@ -299,7 +302,7 @@ def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltag
             if slab:
                 s = slab_factor(sigma[a], sigma[b], strain_per_stress, slab_gain)
                 ds_dsigma = s * slab_gain * 0.5 * strain_per_stress
-            g = areas[f] / dr
+            g = areas[f] / gaps[f]
             mu_diff = mu[b] - mu[a]
             drive = (xb - xa) + mu_diff / slope
             flux = g * d * s * drive  # into cell a from cell b
@@ -374,7 +377,7 @@ def coupled_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltag
             converged = True
             break
     if hold_voltage:
-        cell_fields(x, table, volumes, areas, dr, stress_drift, slab, phase, sphere_modulus, kappa,
+        cell_fields(x, table, volumes, areas, gaps, stress_drift, slab, phase, sphere_modulus, kappa,
                     mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)
         half = surface_half_step(x[n - 1], sigma[n - 1], dmu_dx[n - 1], half_dr, table,
                                  stress_drift, slab, phase, strain_per_stress, slab_gain)

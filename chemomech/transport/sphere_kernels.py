@@ -1,9 +1,11 @@
 """Compiled (numba) kernels for implicit radial diffusion in a sphere.
 
 The equation, in the Li site fraction x (c = c_max x), per steradian:
-    V_i dx_i/dt = A_{i+1/2} D(x_{i+1/2}) (x_{i+1} - x_i)/dr
-                - A_{i-1/2} D(x_{i-1/2}) (x_i - x_{i-1})/dr  - [i = N-1] A_R n_s
+    V_i dx_i/dt = A_{i+1/2} D(x_{i+1/2}) (x_{i+1} - x_i)/g_{i+1/2}
+                - A_{i-1/2} D(x_{i-1/2}) (x_i - x_{i-1})/g_{i-1/2}  - [i = N-1] A_R n_s
 with exact shell volumes V_i = (r_{i+1/2}^3 - r_{i-1/2}^3)/3, face areas A = r^2, the
+distance g between the centres either side of a face (dr on a uniform mesh; a mesh graded
+towards the surface, geometry.sphere, has its own), the
 face diffusivity D at the face value x_{i+1/2} = (x_i + x_{i+1})/2, no flux at r = 0, and
 n_s = i / (F c_max) [m/s] the outward Li flux at r = R in units of x.
 
@@ -72,7 +74,8 @@ def solve_tridiagonal(lower, diag, upper, rhs):
 @njit("(float64, float64, float64[:, ::1], float64)", cache=True)
 def surface_x(x_cell, current_density, table, half_dr_flux_per_current):
     """Li fraction at r = R extrapolated from the outer cell centre with the surface flux:
-    -D dx/dr = n_s at r = R gives x_R = x_N - (dr/2) n_s / D(x_N) (second order in dr);
+    -D dx/dr = n_s at r = R gives x_R = x_N - (dr/2) n_s / D(x_N) (second order in dr;
+    dr/2 the distance from the outermost centre to the surface, half its shell);
     half_dr_flux_per_current = (dr/2) / (F c_max), so n_s (dr/2) = that * i."""
     d, _ = table_lookup(table, TABLE_D, x_cell)
     return min(max(x_cell - half_dr_flux_per_current * current_density / d, 0.0), 1.0)
@@ -136,12 +139,15 @@ def potentiostatic_current(x_cell, voltage, table, two_rt_f, ohmic_length_over_s
     return current
 
 
-@njit("(float64[::1], float64, float64[::1], float64[::1], float64, float64[:, ::1], float64, "
+@njit("(float64[::1], float64, float64[::1], float64[::1], float64[::1], float64, float64[:, ::1], float64, "
       "boolean, float64, float64, float64, float64, float64, int64)", cache=True)
-def implicit_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_voltage,
+def implicit_step(x_old, dt, volumes, areas, gaps, half_width, table, surface_flux, hold_voltage,
                   voltage, flux_per_current, two_rt_f, ohmic_length_over_sigma,
                   newton_tol, max_iterations):
     """One backward-Euler step of radial diffusion.
+
+    gaps: distance between the centres on either side of each face [m] (geometry.sphere.
+    SphereMesh.gaps; dr on a uniform mesh); half_width: outermost centre to the surface [m].
 
     surface_flux: outward n_s [m/s] used when hold_voltage is False.
     hold_voltage: if True, n_s = flux_per_current * i(x_s, voltage) (constant voltage).
@@ -154,7 +160,7 @@ def implicit_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_volta
     upper = np.empty(n)
     residual = np.empty(n)
     r_area = areas[n]
-    half_dr = 0.5 * dr * flux_per_current
+    half_dr = half_width * flux_per_current
     n_s = surface_flux
     converged = False
     iterations = 0
@@ -169,7 +175,7 @@ def implicit_step(x_old, dt, volumes, areas, dr, table, surface_flux, hold_volta
             xa = x[f - 1]
             xb = x[f]
             d, dd = table_lookup(table, TABLE_D, 0.5 * (xa + xb))
-            g = areas[f] / dr
+            g = areas[f] / gaps[f]
             flux = g * d * (xb - xa)  # into cell f-1 from cell f
             dflux_da = g * (0.5 * dd * (xb - xa) - d)
             dflux_db = g * (0.5 * dd * (xb - xa) + d)

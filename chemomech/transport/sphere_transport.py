@@ -128,7 +128,8 @@ class SphereStepper:
                  physics: PhysicsOptions = PhysicsOptions()):
         self.volumes = mesh.volumes
         self.areas = mesh.face_areas
-        self.dr = mesh.spacing
+        self.gaps = mesh.gaps  # centre distance per face [m] (dr on a uniform mesh)
+        self.half_width = mesh.surface_half_width  # outer centre to the surface [m]
         self.material = material
         self.physics = physics
         self.coupled = not physics.fickian
@@ -164,13 +165,13 @@ class SphereStepper:
         hold = hold_voltage is not None
         if not self.coupled:
             x_new, ok, n_s, _ = implicit_step(
-                x, dt, self.volumes, self.areas, self.dr, self.table,
+                x, dt, self.volumes, self.areas, self.gaps, self.half_width, self.table,
                 self.flux_per_current * current, hold, hold_voltage if hold else 0.0,
                 self.flux_per_current, self.two_rt_f, self.ohmic, NEWTON_TOL, NEWTON_MAX_ITERATIONS,
             )
         else:
             x_new, ok, n_s, _ = coupled_step(
-                x, dt, self.volumes, self.areas, self.dr, self.table,
+                x, dt, self.volumes, self.areas, self.gaps, self.half_width, self.table,
                 self.flux_per_current * current, hold, hold_voltage if hold else 0.0,
                 self.flux_per_current, self.two_rt_f, self.ohmic, NEWTON_TOL, NEWTON_MAX_ITERATIONS,
                 *self._options(), self.sphere_modulus, self.strain_per_stress, self.slab_gain, self.kappa,
@@ -179,11 +180,11 @@ class SphereStepper:
 
     def voltage(self, x, current):
         """Cell voltage [V] of state x under `current` [A/m2]."""
-        half_dr_flux = 0.5 * self.dr * self.flux_per_current
+        half_dr_flux = self.half_width * self.flux_per_current
         if not self.coupled:
             return voltage_at(x[-1], current, self.table, self.two_rt_f, self.ohmic, half_dr_flux)
         return coupled_voltage(np.ascontiguousarray(x, dtype=float), current, self.table, self.volumes,
-                               self.areas, self.dr, self.two_rt_f, self.ohmic, half_dr_flux,
+                               self.areas, self.gaps, self.two_rt_f, self.ohmic, half_dr_flux,
                                *self._options(), self.sphere_modulus, self.strain_per_stress,
                                self.slab_gain, self.kappa)
 
@@ -205,7 +206,7 @@ class SphereStepper:
         n = x.shape[0]
         mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid = field_arrays(n)
         stress_drift, slab, phase = self._options()
-        cell_fields(x, self.table, self.volumes, self.areas, self.dr, stress_drift, True, phase,
+        cell_fields(x, self.table, self.volumes, self.areas, self.gaps, stress_drift, True, phase,
                     self.sphere_modulus, self.kappa, mu, dmu_dx, dmu_dbeta, sigma, dsigma_dx, weights, lap_mid)
         return mu, sigma
 

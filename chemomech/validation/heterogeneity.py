@@ -77,15 +77,19 @@ def platelet_radius_um(sphere_radius_um: float, aspect: float = PLATELET_ASPECT)
 
 def run_config(material: str, c_rate: float, option: str = "baseline", shape: str = "sphere",
                radius_um: float = 2.0, voxel_nm: float = 50.0, cells: int | None = None,
-               aspect: float = PLATELET_ASPECT, snapshots: int = 20, v_max: float = 4.5) -> dict:
+               aspect: float = PLATELET_ASPECT, snapshots: int = 20, v_max: float = 4.5,
+               surface_cell_nm: float | None = None) -> dict:
     """Run configuration of one study row: a single crystal (shape "sphere" of radius
     radius_um, or the equal-volume "platelet" of `aspect`, c axis along z) on voxel_nm
-    voxels, or - with `cells` - the 1-D sphere of radius_um on that many radial cells;
+    voxels, or - with `cells` - the 1-D sphere of radius_um on that many radial cells
+    (graded to an outermost cell surface_cell_nm wide when given, geometry.sphere);
     constant-current charge at c_rate [1/h] to v_max [V]; `snapshots` field snapshots
     evenly in charge (mechanics on for voxel runs)."""
     protocol = {"kind": "cc-charge", "c_rate": float(c_rate), "v_max": float(v_max)}
     if cells is not None:
         particle = {"geometry": "sphere-1d", "radius_um": float(radius_um), "cells": int(cells)}
+        if surface_cell_nm:
+            particle["surface_cell_nm"] = float(surface_cell_nm)
         output = {"snapshots": int(snapshots)}
     else:
         particle = {"geometry": "single-crystal", "shape": shape, "voxel_nm": float(voxel_nm), "c_axis": [0.0, 0.0, 1.0]}
