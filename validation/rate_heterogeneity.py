@@ -9,12 +9,14 @@ and each coupling option of [physics] (transport/coupling.py).
              [--voxel-sizes 100,71,50 --cells 25,50,100]   # a subset of the grids (coarse ones first)
     options: --materials nc91,nm91  --rates 0.1,0.5,1,2
              --options baseline,stress_assisted_diffusion,slab_spacing_diffusivity,phase_separation,all
-             --shapes sphere,platelet  --voxel-nm 50  --out DIR (default validation/out/rate_heterogeneity/)  --jobs N
+             --shapes sphere,platelet,sphere-1d  --voxel-nm 50  --cells 200  --out DIR (default validation/out/rate_heterogeneity/)  --jobs N
 
 Rows. Single crystals with the c axis along z: a sphere of radius 2 um and the hexagonal
 platelet of the same volume (aspect = width across corners / thickness = 3, as
 runs/platelet.toml; circumradius from heterogeneity.platelet_radius_um), on --voxel-nm
-voxels; each material at each C-rate, charged at constant current from the pristine state
+voxels; and, as a grid-converged reference for the model variants, the 1-D sphere of the
+same radius (shape "sphere-1d", isotropic D(x), on the last of --cells, default 200 radial
+cells); each material at each C-rate, charged at constant current from the pristine state
 to 4.5 V, with 20 snapshots evenly in charge; options: the baseline (no [physics] table),
 each coupling alone, and all three together.
 
@@ -36,7 +38,8 @@ implemented yet (heterogeneity.option_unavailable, or any error of the run) are 
 "not available: <reason>" and are tried again on the next run.
 
 --convergence: the sphere at 1C and 2C (or --rates) on voxels of 100, 71, 50, 35 and 25 nm,
-and the 1-D sphere (geometry sphere-1d) of the same radius on 25-400 radial cells;
+and the 1-D sphere (geometry sphere-1d) of the same radius on 25-400 radial cells, each
+uniform and graded towards the surface (outermost cell radius / (10 cells));
 writes convergence.md / convergence.csv (each figure vs grid, and the relative change
 between the two finest grids, (f_finest - f_next) / |f_finest|) and convergence_<figure>.png.
 Runs too large for the machine's memory (simulation/memory.py) are rows "failed: ...".
@@ -65,6 +68,9 @@ SNAPSHOTS = 20
 CONVERGENCE_VOXEL_NM = (100.0, 71.0, 50.0, 35.0, 25.0)
 CONVERGENCE_CELLS = (25, 50, 100, 200, 400)
 CONVERGENCE_RATES = (1.0, 2.0)
+STUDY_SHAPES = ("sphere", "platelet", "sphere-1d")
+STUDY_CELLS = 200  # radial cells of the 1-D reference rows, graded (--convergence: figures within ~1 % at 200)
+GRADING = 10.0     # graded 1-D rows: the outermost cell is radius / (GRADING cells)
 STUDY_MEASUREMENT = {"sxdm_beam_nm": 30.0, "sxdm_step_nm": 50.0, "xanes_voxel_nm": 40.0}  # the study's grids
 QUICK = {"voxel_nm": 250.0, "rates": (1.0, 2.0), "options": ("baseline",), "snapshots": 4,
          "measurement": {"sxdm_beam_nm": 250.0, "sxdm_step_nm": 250.0, "xanes_voxel_nm": 250.0},
@@ -109,22 +115,35 @@ def rate_text(c_rate: float) -> str:
     return rate_label(c_rate)
 
 
+def graded_surface_cell_nm(cells: int) -> float:
+    """The outermost cell [nm] of the graded 1-D rows: ten times finer than a uniform cell,
+    radius / (10 cells) (2 nm on 100 cells of the 2 um sphere)."""
+    return 1e3 * RADIUS_UM / (GRADING * cells)
+
+
 def row_spec(material, shape, c_rate, option, voxel_nm=None, cells=None, snapshots=SNAPSHOTS,
-             measurement=STUDY_MEASUREMENT) -> dict:
+             measurement=STUDY_MEASUREMENT, graded=False) -> dict:
     """One row: its identity, folder name, run configuration (heterogeneity.run_config)
-    and the SXDM / TXM grids of its measurement (heterogeneity.heterogeneity_figures)."""
-    grid = f"{cells}cells" if cells is not None else f"{voxel_nm:g}nm"
+    and the SXDM / TXM grids of its measurement (heterogeneity.heterogeneity_figures).
+    graded: a sphere-1d row on a mesh graded towards the surface (graded_surface_cell_nm)."""
+    surface = graded_surface_cell_nm(cells) if graded and cells is not None else None
+    grid = f"{voxel_nm:g}nm" if cells is None else f"{cells}cells" + (f"-graded{surface:g}nm" if surface else "")
     key = f"{material}_{shape}_{c_rate:g}C_{option}_{grid}"
     config = het.run_config(material, c_rate, option, shape="sphere" if shape == "sphere-1d" else shape,
                             radius_um=RADIUS_UM, voxel_nm=voxel_nm if voxel_nm else 50.0, cells=cells,
-                            snapshots=snapshots)
+                            snapshots=snapshots, surface_cell_nm=surface)
     return {"key": key, "material": material, "shape": shape, "c_rate": float(c_rate), "option": option,
-            "voxel_nm": voxel_nm, "cells": cells, "grid": grid, "config": config, "measurement": dict(measurement)}
+            "voxel_nm": voxel_nm, "cells": cells, "graded": surface is not None, "grid": grid, "config": config,
+            "measurement": dict(measurement)}
 
 
-def study_specs(materials, rates, options, voxel_nm, snapshots, shapes=("sphere", "platelet"),
-                measurement=STUDY_MEASUREMENT) -> list[dict]:
-    return [row_spec(m, shape, r, o, voxel_nm=voxel_nm, snapshots=snapshots, measurement=measurement)
+def study_specs(materials, rates, options, voxel_nm, snapshots, shapes=STUDY_SHAPES,
+                measurement=STUDY_MEASUREMENT, cells=STUDY_CELLS) -> list[dict]:
+    """The study's rows: shape x material x rate x option; "sphere-1d" rows on `cells`
+    radial cells, the others on voxel_nm voxels."""
+    return [row_spec(m, shape, r, o, voxel_nm=None if shape == "sphere-1d" else voxel_nm,
+                     cells=cells if shape == "sphere-1d" else None, snapshots=snapshots, measurement=measurement,
+                     graded=shape == "sphere-1d")
             for shape in shapes for m in materials for r in rates for o in options]
 
 
@@ -132,8 +151,8 @@ def convergence_specs(materials, rates, options, voxel_sizes, cell_counts, snaps
                       measurement=STUDY_MEASUREMENT) -> list[dict]:
     specs = [row_spec(m, "sphere", r, o, voxel_nm=v, snapshots=snapshots, measurement=measurement)
              for m in materials for r in rates for o in options for v in voxel_sizes]
-    specs += [row_spec(m, "sphere-1d", r, o, cells=n, snapshots=snapshots, measurement=measurement)
-              for m in materials for r in rates for o in options for n in cell_counts]
+    specs += [row_spec(m, "sphere-1d", r, o, cells=n, snapshots=snapshots, measurement=measurement, graded=graded)
+              for m in materials for r in rates for o in options for graded in (False, True) for n in cell_counts]
     return specs
 
 
@@ -145,7 +164,7 @@ def material_sha256(material: str) -> str:
 
 
 def _record(spec: dict, status: str, **extra) -> dict:
-    record = {k: spec[k] for k in ("key", "material", "shape", "c_rate", "option", "voxel_nm", "cells", "grid")}
+    record = {k: spec[k] for k in ("key", "material", "shape", "c_rate", "option", "voxel_nm", "cells", "graded", "grid")}
     record.update(status=status, **extra)
     return record
 
@@ -383,7 +402,7 @@ def qualitative_section(records: list[dict]) -> str:
              "voltage in NM91, and a larger volume beyond 91 % SoC in NM91 (although NM91 reaches a lower mean SoC); "
              "two coexisting lattices = the number of (003) components of NM91 at 4.5 V and the spread of their c "
              "(largest minus smallest, % of the largest). Nothing was tuned to these.", ""]
-    shapes = [s for s in ("sphere", "platelet") if any(r["shape"] == s for r in records)]
+    shapes = [s for s in STUDY_SHAPES if any(r["shape"] == s for r in records)]
     for shape in shapes:
         for option in het.OPTIONS:
             rates = sorted({r["c_rate"] for r in records if r["shape"] == shape and r["option"] == option})
@@ -416,13 +435,19 @@ def qualitative_section(records: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------
 # convergence
 # ---------------------------------------------------------------------------------------
+def geometry_of(record: dict) -> str:
+    """"voxel sphere", "sphere-1d" (uniform cells) or "sphere-1d graded" (towards the surface)."""
+    if record["cells"] is None:
+        return "voxel sphere"
+    return "sphere-1d graded" if record.get("graded") else "sphere-1d"
+
+
 def convergence_table(records: list[dict], out: Path) -> str:
     """Each scalar figure vs grid per (material, geometry, rate, option), and the relative
     change between the two finest grids. Writes convergence.md / .csv; returns the Markdown."""
     groups = {}
     for r in records:
-        geometry = "sphere-1d" if r["cells"] is not None else "voxel sphere"
-        groups.setdefault((r["material"], geometry, r["c_rate"], r["option"]), []).append(r)
+        groups.setdefault((r["material"], geometry_of(r), r["c_rate"], r["option"]), []).append(r)
     lines = ["| material | geometry | rate | option | figure | values (coarse -> fine) | relative change, two finest |",
              "|---|---|---|---|---|---|---|"]
     with open(out / "convergence.csv", "w", newline="") as handle:
@@ -430,7 +455,7 @@ def convergence_table(records: list[dict], out: Path) -> str:
         writer.writerow(["material", "geometry", "c_rate", "option", "figure", "grids", "values", "relative_change_finest"])
         for (material, geometry, c_rate, option), rows in groups.items():
             # coarse -> fine: voxels from large to small, cells from few to many
-            rows = sorted(rows, key=lambda r: (r["cells"] or 0) if geometry == "sphere-1d" else -r["voxel_nm"])
+            rows = sorted(rows, key=lambda r: -r["voxel_nm"] if geometry == "voxel sphere" else r["cells"])
             ok = [r for r in rows if r["status"] == "ok"]
             grids = " / ".join(r["grid"] for r in rows)
             failed = [f"{r['grid']}: {r['status']}" for r in rows if r["status"] != "ok"]
@@ -462,8 +487,9 @@ def plot_convergence(records: list[dict], out: Path) -> list[Path]:
     from chemomech.plotting import save_figure
 
     paths = []
-    for geometry, grid_of in (("voxel", lambda r: r["voxel_nm"]), ("sphere-1d", lambda r: r["cells"])):
-        chosen = [r for r in records if (r["cells"] is None) == (geometry == "voxel") and r["status"] == "ok"]
+    for geometry in ("voxel sphere", "sphere-1d", "sphere-1d graded"):
+        grid_of = (lambda r: r["voxel_nm"]) if geometry == "voxel sphere" else (lambda r: r["cells"])
+        chosen = [r for r in records if geometry_of(r) == geometry and r["status"] == "ok"]
         if not chosen:
             continue
         cols = 4
@@ -480,12 +506,13 @@ def plot_convergence(records: list[dict], out: Path) -> list[Path]:
             ax.set_xscale("log")
             ax.set_title(key, fontsize=7)
             ax.tick_params(labelsize=6)
-            ax.set_xlabel("voxel edge (nm)" if geometry == "voxel" else "radial cells", fontsize=6)
+            ax.set_xlabel("voxel edge (nm)" if geometry == "voxel sphere" else "radial cells", fontsize=6)
         for ax in list(axes.flat)[len(SCALAR_FIGURES):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=5, frameon=False)
         fig.suptitle(f"figures at 4.5 V vs grid ({geometry}, R = {RADIUS_UM:g} um)", fontsize=9)
-        paths.append(save_figure(fig, out / f"convergence_{geometry}.png"))
+        name = {"voxel sphere": "voxel", "sphere-1d": "sphere-1d", "sphere-1d graded": "sphere-1d-graded"}[geometry]
+        paths.append(save_figure(fig, out / f"convergence_{name}.png"))
     return paths
 
 
@@ -505,19 +532,21 @@ def parse_args(argv=None):
     parser.add_argument("--options", default=None, help="comma-separated of " + ",".join(het.OPTIONS)
                         + " (default all five; --quick: baseline)")
     parser.add_argument("--voxel-nm", type=float, default=None, help="voxel edge in nm (default 50; --quick: 250)")
-    parser.add_argument("--shapes", default=None, help="comma-separated of sphere,platelet (default both; "
-                                                       "--quick: sphere)")
+    parser.add_argument("--shapes", default=None, help="comma-separated of " + ",".join(STUDY_SHAPES)
+                        + " (default all three; --quick: sphere)")
     parser.add_argument("--convergence", action="store_true", help="the figures vs grid at 1C and 2C")
     parser.add_argument("--voxel-sizes", default=None,
                         help="--convergence: comma-separated voxel edges in nm (default "
                              + ",".join(f"{v:g}" for v in CONVERGENCE_VOXEL_NM) + "); e.g. the coarse ones first")
     parser.add_argument("--cells", default=None,
                         help="--convergence: comma-separated radial cell counts of the 1-D sphere (default "
-                             + ",".join(map(str, CONVERGENCE_CELLS)) + ")")
+                             + ",".join(map(str, CONVERGENCE_CELLS)) + f"); the study's sphere-1d rows: the last "
+                             f"one (default {STUDY_CELLS})")
     parser.add_argument("--quick", action="store_true", help="a tiny version for development and tests")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
     args = parser.parse_args(argv)
+    args.cells_given = args.cells is not None
     args.materials = _list(args.materials)
     default_rates = CONVERGENCE_RATES if args.convergence else (0.1, 0.5, 1.0, 2.0)
     args.rates = _list(args.rates, float) if args.rates else (QUICK["rates"] if args.quick else default_rates)
@@ -527,13 +556,15 @@ def parse_args(argv=None):
         parser.error(f"unknown option {unknown[0]!r}; allowed: {', '.join(het.OPTIONS)}")
     if args.voxel_nm is None:
         args.voxel_nm = QUICK["voxel_nm"] if args.quick else 50.0
-    args.shapes = _list(args.shapes) if args.shapes else (("sphere",) if args.quick else ("sphere", "platelet"))
-    if any(shape not in ("sphere", "platelet") for shape in args.shapes):
-        parser.error(f"unknown shape in --shapes {','.join(args.shapes)!r}; allowed: sphere, platelet")
+    args.shapes = _list(args.shapes) if args.shapes else (("sphere",) if args.quick else STUDY_SHAPES)
+    if any(shape not in STUDY_SHAPES for shape in args.shapes):
+        parser.error(f"unknown shape in --shapes {','.join(args.shapes)!r}; allowed: {', '.join(STUDY_SHAPES)}")
     args.voxel_sizes = _list(args.voxel_sizes, float) if args.voxel_sizes else (
         QUICK["convergence_voxel_nm"] if args.quick else CONVERGENCE_VOXEL_NM)
     args.cells = _list(args.cells, int) if args.cells else (
         QUICK["convergence_cells"] if args.quick else CONVERGENCE_CELLS)
+    if any(n < 2 for n in args.cells):
+        parser.error(f"--cells {','.join(map(str, args.cells))}: radial cell counts must be >= 2")
     return args
 
 
@@ -553,7 +584,8 @@ def main(argv=None) -> int:
         figures = plot_convergence(records, out)
         report = ["# Grid convergence of the heterogeneity figures", "",
                   f"Sphere of radius {RADIUS_UM:g} um at {', '.join(rate_text(r) for r in args.rates)}, voxels "
-                  f"{', '.join(f'{v:g}' for v in voxels)} nm; 1-D sphere on {', '.join(map(str, cells))} cells. "
+                  f"{', '.join(f'{v:g}' for v in voxels)} nm; 1-D sphere on {', '.join(map(str, cells))} cells, "
+                  f"uniform and graded towards the surface (outermost cell radius / ({GRADING:g} cells)). "
                   "Relative change between the two finest grids: (f_finest - f_next) / |f_finest|. SXDM (50 nm "
                   "raster) and TXM (40 nm voxels) resample the run onto their own grids; the (003) split voltage "
                   "moves in steps of the snapshot spacing.", "", table, ""]
@@ -561,7 +593,10 @@ def main(argv=None) -> int:
         (out / "convergence_report.md").write_text("\n".join(report) + "\n")
     else:
         shapes = args.shapes
-        specs = study_specs(args.materials, args.rates, args.options, args.voxel_nm, snapshots, shapes, measurement)
+        study_cells = args.cells[-1] if args.cells_given else (QUICK["convergence_cells"][-1] if args.quick
+                                                                else STUDY_CELLS)
+        specs = study_specs(args.materials, args.rates, args.options, args.voxel_nm, snapshots, shapes, measurement,
+                            study_cells)
         records = run_rows(specs, out, args.jobs)
         table = write_tables(records, out)
         figures = [plot_peaks(records, out, shape) for shape in shapes]
@@ -571,8 +606,11 @@ def main(argv=None) -> int:
         report = ["# C-rate heterogeneity of single crystals at 4.5 V", "",
                   f"Sphere of radius {RADIUS_UM:g} um" + ("" if "platelet" not in shapes else
                   f" and the hexagonal platelet of the same volume (circumradius {platelet:.3f} um, aspect "
-                  f"{het.PLATELET_ASPECT:g})") + f", c axis along z, {args.voxel_nm:g} nm voxels, constant-current "
-                  f"charge to 4.5 V, {snapshots} snapshots. Definitions: chemomech/validation/heterogeneity.py.",
+                  f"{het.PLATELET_ASPECT:g})") + f", c axis along z, {args.voxel_nm:g} nm voxels"
+                  + ("" if "sphere-1d" not in shapes else
+                     f"; the 1-D sphere of the same radius on {study_cells} radial cells (isotropic D(x), no SXDM)")
+                  + f"; constant-current charge to 4.5 V, {snapshots} snapshots. Definitions: "
+                  "chemomech/validation/heterogeneity.py.",
                   "", table, "", qualitative_section(records), ""]
         report += [f"![{p.stem}]({p.name})" for p in figures]
         (out / "report.md").write_text("\n".join(report) + "\n")
