@@ -337,3 +337,29 @@ def test_quick_study_end_to_end(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert [(row / "figures.json").stat().st_mtime_ns for row in rows] == stamps
     assert json.loads((rows[0] / "figures.json").read_text())["figures"]["soc_end"] > 0.5
+
+
+def test_a_complete_run_without_figures_is_measured_not_simulated(tmp_path, monkeypatch):
+    """A study stopped after a row's simulation and before its measurement: the next
+    attempt finds the complete run directory (same config, same material file) and only
+    measures it; a different config or material file is simulated again."""
+    import chemomech as cm
+
+    script = load_script()
+    spec = script.row_spec("nc91", "sphere", 2.0, "baseline", voxel_nm=400.0, snapshots=3,
+                           measurement={"sxdm_beam_nm": 400.0, "sxdm_step_nm": 400.0, "xanes_voxel_nm": 400.0})
+    first = script.compute_row(spec, str(tmp_path))
+    assert first["status"] == "ok" and not first["cached"]
+    folder = tmp_path / "runs" / spec["key"]
+    (folder / "figures.json").unlink()
+
+    def refuse(config, **kwargs):
+        raise AssertionError("simulated again")
+
+    monkeypatch.setattr(cm, "simulate", refuse)
+    again = script.compute_row(spec, str(tmp_path))
+    assert again["status"] == "ok" and again["figures"] == first["figures"]
+    (folder / "figures.json").unlink()
+    (folder / "material.sha256").write_text("another material file\n")
+    assert script.finished_run_seconds(folder, spec["config"], script.material_sha256("nc91")) is None
+    assert script.compute_row(spec, str(tmp_path))["status"].startswith("failed: AssertionError: simulated again")

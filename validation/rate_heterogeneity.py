@@ -163,6 +163,22 @@ def material_sha256(material: str) -> str:
     return material_digest(material_path(material).read_text())
 
 
+def finished_run_seconds(folder: Path, config: dict, digest: str) -> float | None:
+    """The simulation wall time [s] of a complete run directory of this row (config.toml
+    equal to `config`, summary.json and result.nc present, the same material file by
+    SHA-256), or None: a study stopped between a row's simulation and its measurement
+    measures the run again instead of simulating it again."""
+    import tomllib
+
+    try:
+        same = (tomllib.loads((folder / "config.toml").read_text()) == config
+                and (folder / "material.sha256").read_text().strip() == digest
+                and (folder / "result.nc").is_file())
+        return float(json.loads((folder / "summary.json").read_text())["wall_s"]) if same else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _record(spec: dict, status: str, **extra) -> dict:
     record = {k: spec[k] for k in ("key", "material", "shape", "c_rate", "option", "voxel_nm", "cells", "graded", "grid")}
     record.update(status=status, **extra)
@@ -194,16 +210,21 @@ def compute_row(spec: dict, out: str) -> dict:
     if reason is not None:
         return _record(spec, f"not available: {reason}")
     started = time.perf_counter()
-    try:
-        ds = cm.simulate(spec["config"])
-    except Exception as error:  # reported as a row, the study goes on (but Ctrl-C stops it)
-        if interrupted_in_kernel(error):
-            raise KeyboardInterrupt from error
-        message = " ".join(f"{type(error).__name__}: {error}".split())[:300]
-        prefix = "failed" if spec["option"] == "baseline" else "not available"
-        return _record(spec, f"{prefix}: {message}")
-    simulated = time.perf_counter() - started
-    write_run_directory(folder, spec["config"], ds, summary_of(ds), force=True)
+    simulated = finished_run_seconds(folder, spec["config"], digest)
+    if simulated is None:  # no complete run of this row yet: simulate it
+        try:
+            ds = cm.simulate(spec["config"])
+        except Exception as error:  # reported as a row, the study goes on (but Ctrl-C stops it)
+            if interrupted_in_kernel(error):
+                raise KeyboardInterrupt from error
+            message = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            prefix = "failed" if spec["option"] == "baseline" else "not available"
+            return _record(spec, f"{prefix}: {message}")
+        simulated = time.perf_counter() - started
+        write_run_directory(folder, spec["config"], ds, summary_of(ds), force=True)
+        (folder / "material.sha256").write_text(digest + "\n")
+    else:  # a run directory written before the measurement of a previous attempt stopped
+        started -= simulated
     figures, peak = het.heterogeneity_figures(open_run(folder), **spec["measurement"])
     peak = {k: (np.asarray(v).tolist() if k != "components" else [np.asarray(c).tolist() for c in v])
             for k, v in peak.items()}
