@@ -30,17 +30,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", [
-    "slab",
-    pytest.param("stress", marks=pytest.mark.slow),
-    pytest.param("phase", marks=pytest.mark.slow),
-    pytest.param("all", marks=pytest.mark.slow),
+@pytest.mark.parametrize("case, surface_cell", [
+    ("slab", None),
+    pytest.param("stress", None, marks=pytest.mark.slow),
+    pytest.param("phase", None, marks=pytest.mark.slow),
+    pytest.param("all", None, marks=pytest.mark.slow),
+    pytest.param("all", 5e-9, marks=pytest.mark.slow),  # a mesh graded towards the surface
 ])
 @pytest.mark.slow
-def test_coupled_kernel_agrees_with_fipy(case):
+def test_coupled_kernel_agrees_with_fipy(case, surface_cell):
     name, physics, (centre, surface), steps, duration = CASES[case]
     material = load_material(name)
-    mesh = SphereMesh(2e-6, 30)
+    mesh = SphereMesh(2e-6, 30, surface_cell)
     x_start = centre + (surface - centre) * (mesh.centres / mesh.radius) ** 2
     current = galvanostatic_current_density(1.0, material.capacity_nominal, material.density, mesh.radius)
     reference = run_sphere_fipy_coupled(material, mesh, physics, current, duration, steps, x_start=x_start)

@@ -55,7 +55,7 @@ from chemomech.transport.coupling import (
     chemical_potential_slope,
     partial_molar_strain,
 )
-from chemomech.transport.fipy_reference import _fipy_mesh
+from chemomech.transport.fipy_reference import _fipy_mesh, face_mean
 
 SWEEP_TOL = 1e-10  # largest change of x between sweeps that ends a step [-]
 MAX_SWEEPS = 200
@@ -151,9 +151,9 @@ def run_sphere_fipy_coupled(material: Material, mesh: SphereMesh, physics: Physi
         x.updateOld()
         for _ in range(MAX_SWEEPS):
             current = np.array(x.value, dtype=float)
-            x_face = np.clip(np.asarray(x.arithmeticFaceValue.value, dtype=float), 0.0, 1.0)
+            x_face = np.clip(face_mean(x.value), 0.0, 1.0)
             mu_local, slope, sigma = local_parts(current)
-            slab = np.exp(gain * np.asarray(fipy.CellVariable(mesh=fmesh, value=sigma).arithmeticFaceValue.value)
+            slab = np.exp(gain * face_mean(sigma)
                           / (3.0 * bulk)) if gain else 1.0
             d = material.diffusivity_orientation_average(x_face) * slab
             d_face.setValue(d)
