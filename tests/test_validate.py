@@ -129,3 +129,25 @@ def test_existing_folder_that_is_not_a_report_is_refused(tmp_path, capsys):
     assert status == 2
     assert "--force" in capsys.readouterr().err
     assert (out / "data.txt").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_rate_heterogeneity_case_reports_every_variant_and_keeps_the_calibration_rows():
+    """finding-rate-heterogeneity (~12 s): 40 report rows (5 model variants x 4 C-rates x
+    {spread of x, over-charged shell}), its figure, and - a real check - every variant
+    keeps the SoC at 4.5 V of the brief's calibration rows (C/10 and 1C, +-0.02) on the
+    graded 1-D sphere the case uses: the re-calibration of each option holds there too."""
+    import re
+
+    from chemomech.validation.calibration import TARGETS, TOLERANCE
+    from chemomech.validation.findings import rate_heterogeneity_case
+
+    outcome = rate_heterogeneity_case()
+    assert len(outcome.rows) == 40 and all(row.status == "report" for row in outcome.rows)
+    assert all(row.model is not None and row.model == row.model for row in outcome.rows)  # finite, not NaN
+    assert list(outcome.figures) == ["finding_rate_heterogeneity.png"]
+    for material, rate, key in (("NC91", "C/10", "soc_c10"), ("NC91", "1C", "soc_1c"),
+                                ("NM91", "C/10", "soc_c10"), ("NM91", "1C", "soc_1c")):
+        low, high = map(float, re.search(rf"{material} {rate} (\d+\.\d+)-(\d+\.\d+)", outcome.text).groups())
+        target = TARGETS[material.lower()][key]
+        assert target - TOLERANCE[key] <= low <= high <= target + TOLERANCE[key], (material, rate, low, high)

@@ -8,6 +8,13 @@ as measured. Nothing in the material files was tuned to them; they are never a f
    different c spacing coexist" - NM91 should show the wider spread of x and of d(003)
    at 4.5 V, more so at 1C than at C/10.
 
+3. The C-rate study of the model variants (validation/rate_heterogeneity.py, whose full
+   table with the voxel crystals is docs/rate_heterogeneity.md): on the grid-converged 1-D
+   sphere (2 um, 200 cells graded to a 1 nm surface cell), at C/10, C/2, 1C and 2C, for the
+   Fickian model, each coupling option of [physics] alone and all three: NM91 should show
+   the wider spread of x at 4.5 V, and - its outer shell over-charging first - the larger
+   volume charged beyond 91 % SoC.
+
 The small cases (the default) use particles that run in seconds; the full-size polycrystal
 (runs/polycrystal.toml: 5 um radius, 0.4 um grains, 100 nm voxels, 15,625 grains; 601 s
 for NC91 and 1026 s for NM91 on the shared development machine) is the case
@@ -122,3 +129,60 @@ def single_crystal_case() -> Outcome:
     text = (f"Spherical single crystals, radius {CRYSTAL['radius_um']:g} um, {CRYSTAL['voxel_nm']:g} nm voxels, "
             f"CC to 4.5 V. SoC at the end: {socs}.")
     return Outcome(rows, {"finding_single_crystal.png": fig}, text)
+
+
+# ---- 3. the C-rate study of the model variants on the 1-D sphere ------------------------------
+RATE_STUDY_RATES = (0.1, 0.5, 1.0, 2.0)
+RATE_STUDY_PARTICLE = {"radius_um": 2.0, "cells": 200, "surface_cell_nm": 1.0}  # converged (README "Validation")
+SOURCE_RATES = "the study: SC-NM91 more heterogeneous; its outer shell over-charges first"
+
+
+def rate_heterogeneity_case() -> Outcome:
+    """x statistics at 4.5 V (heterogeneity.x_statistics) of both materials at every rate
+    and model variant (heterogeneity.OPTIONS), reported as NM91 / NC91 ratios."""
+    from chemomech.simulation.run import simulate, summary_of
+    from chemomech.validation import heterogeneity as het
+
+    figures = {}
+    for m in MATERIALS:
+        for rate in RATE_STUDY_RATES:
+            for option in het.OPTIONS:
+                config = het.run_config(m, rate, option, cells=RATE_STUDY_PARTICLE["cells"], snapshots=2,
+                                        radius_um=RATE_STUDY_PARTICLE["radius_um"],
+                                        surface_cell_nm=RATE_STUDY_PARTICLE["surface_cell_nm"])
+                ds = simulate(config)
+                figures[(m, rate, option)] = {"soc": summary_of(ds)["soc_end"], **het.snapshot_x_statistics(ds)}
+    rows = []
+    rate_text = {0.1: "C/10", 0.5: "C/2", 1.0: "1C", 2.0: "2C"}
+    for option in het.OPTIONS:
+        for rate in RATE_STUDY_RATES:
+            nc, nm = figures[("nc91", rate, option)], figures[("nm91", rate, option)]
+            rows.append(reported(f"std of x at 4.5 V, NM91 / NC91, {option}, {rate_text[rate]}",
+                                 nm["x_std"] / nc["x_std"], "> 1 (NM91 more heterogeneous)", SOURCE_RATES,
+                                 f"{nm['x_std'] / nc['x_std']:.2f} ({nm['x_std']:.3f} / {nc['x_std']:.3f})"))
+            shell = (nm["fraction_beyond_91"], nc["fraction_beyond_91"])
+            rows.append(reported(f"volume beyond 91 % SoC, NM91 vs NC91, {option}, {rate_text[rate]}",
+                                 shell[0] - shell[1], "> 0 (NM91's shell over-charges first)", SOURCE_RATES,
+                                 f"{shell[0]:.3f} vs {shell[1]:.3f}"))
+    fig, axes = new_figure((9.0, 3.4))
+    fig.clf()
+    axes = fig.subplots(1, len(RATE_STUDY_RATES), sharey=True)
+    width = 0.38
+    for ax, rate in zip(axes, RATE_STUDY_RATES):
+        for i, m in enumerate(MATERIALS):
+            ax.bar(np.arange(len(het.OPTIONS)) + (i - 0.5) * width,
+                   [figures[(m, rate, o)]["x_std"] for o in het.OPTIONS], width, label=m.upper())
+        ax.set_xticks(np.arange(len(het.OPTIONS)), ["Fickian", "stress", "slab", "phase", "all"], fontsize=7,
+                      rotation=45)
+        ax.set_title(rate_text[rate], fontsize=9)
+    axes[0].set_ylabel("std of x at 4.5 V (-)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("1-D sphere R = 2 um (200 cells graded to 1 nm), CC to 4.5 V: model variants", fontsize=9)
+    fig.tight_layout()
+    socs = "; ".join(f"{m.upper()} {rate_text[r]} {min(figures[(m, r, o)]['soc'] for o in het.OPTIONS):.3f}-"
+                     f"{max(figures[(m, r, o)]['soc'] for o in het.OPTIONS):.3f}" for m in MATERIALS for r in (0.1, 1.0))
+    text = ("The 1-D sphere (radius 2 um, 200 radial cells graded to a 1 nm surface cell: grid-converged), "
+            "charged at constant current to 4.5 V, for the Fickian model, each [physics] option alone (with its "
+            "re-calibration) and all three. SoC at 4.5 V over the variants (calibration rows C/10 and 1C): "
+            f"{socs}. The voxel crystals and the (003), SXDM and XANES figures: docs/rate_heterogeneity.md.")
+    return Outcome(rows, {"finding_rate_heterogeneity.png": fig}, text)
