@@ -1,7 +1,8 @@
 """C-rate heterogeneity of single-crystal NC91 and NM91 at 4.5 V, for the Fickian model
 and each coupling option of [physics] (transport/coupling.py).
 
-    python validation/rate_heterogeneity.py                 # the study (80 voxel runs, hours)
+    python validation/rate_heterogeneity.py                 # the study (80 voxel runs and 40 graded
+                                                            # 1-D rows; tens of hours at 50 nm on 2 cores)
     python validation/rate_heterogeneity.py --quick         # a tiny version (~40 s): 250 nm voxels,
                                                             # 1C and 2C, baseline only, sphere only,
                                                             # 4 snapshots, SXDM and TXM on 250 nm grids
