@@ -33,6 +33,7 @@ def config_file(folder: Path, blocks: list, name: str = "exp.toml", **extra) -> 
 CYCLES = [{"repeat": 2, "steps": ["Charge at 1C until 4.5 V", "Discharge at 1C until 2.8 V"]}]
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_run_and_plot_a_cycling_config(tmp_path, capsys):
     out = tmp_path / "cycling"
     assert main(["run", str(config_file(tmp_path, CYCLES)), "--out", str(out), "--quiet"]) == 0
@@ -50,6 +51,7 @@ def test_run_and_plot_a_cycling_config(tmp_path, capsys):
     np.testing.assert_array_equal(open_run(again)["discharge_capacity"], ds["discharge_capacity"])
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_plot_a_rate_test(tmp_path):
     blocks = [{"steps": ["Charge at 1C until 4.5 V", f"Discharge at {r} until 2.8 V"]} for r in ("1C", "2C")]
     out = tmp_path / "rate"
@@ -104,6 +106,7 @@ def test_bad_snapshot_cycles(tmp_path, capsys):
     assert "snapshot_cycles" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_results_are_self_contained(tmp_path, small_sphere_result):
     """Run with a copy of the material file, then change that file: the run's material,
     its XRD and its XANES are unchanged, because they are rebuilt from the material text

@@ -68,6 +68,7 @@ def test_slices_colour_bars_units_centred_axes_and_caveat(small_voxel_result, tm
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_sxdm_maps_in_plain_lab_axes(sign, tmp_path):
     from chemomech.plotting.sxdm import plot_sxdm, sxdm_figure
 
@@ -115,6 +116,7 @@ def test_sxdm_of_a_tiny_run_is_centred_like_the_slices(small_voxel_result):
     plt.close(fig)
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_xanes_slices_centred_on_the_particle(tmp_path):
     from chemomech.plotting.xanes import plot_white_line, white_line_figure
 
@@ -204,6 +206,7 @@ def test_deconvolution_legend_on_every_panel(tmp_path, monkeypatch):
     plt.close(figures[0])
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_sxdm_comparison_shares_the_lab_frame(tmp_path):
     from chemomech.plotting.compare import plot_sxdm_comparison, sxdm_comparison_figure
 

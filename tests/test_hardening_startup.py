@@ -215,6 +215,7 @@ def test_table_fits_100_columns_with_long_fields():
     assert "ValueError" in text and text.splitlines()[-1].startswith("FAILED")
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_validate_quick_output_fits_100_columns(tmp_path, capsys):
     status = main(["validate", "--quick", "--quiet", "--out", str(tmp_path / "report")])
     assert status == 0

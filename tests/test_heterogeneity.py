@@ -136,6 +136,7 @@ def test_uniform_field(x_value, beyond):
     assert math.isnan(figures["sxdm_d_rel_std_pct"])
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_two_valued_field_gives_two_components():
     """Core x = 0.8 (c = 14.26 A, H2) inside a shell x = 0.08 (c = 13.56 A, collapsed H3),
     no elastic strain: the (003) peak needs two components (BIC), at the planted c(x) of
@@ -339,6 +340,7 @@ def test_quick_study_end_to_end(tmp_path):
     assert json.loads((rows[0] / "figures.json").read_text())["figures"]["soc_end"] > 0.5
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_a_complete_run_without_figures_is_measured_not_simulated(tmp_path, monkeypatch):
     """A study stopped after a row's simulation and before its measurement: the next
     attempt finds the complete run directory (same config, same material file) and only

@@ -227,6 +227,7 @@ def test_voxel_single_crystal_two_full_cycles(nc91):
     assert discharge / charge == pytest.approx(1.0, abs=2e-3)
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_mechanics_and_observables_on_discharged_snapshots():
     """A voxel single crystal charged and discharged: the elastic fields exist on every
     snapshot, and XRD, SXDM and XANES work on the discharged one. After discharge the

@@ -114,6 +114,7 @@ def test_c_axis_along_x_charges_like_c_axis_along_z():
     assert runs[0].time[-1] == pytest.approx(runs[1].time[-1], rel=1e-3)
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` under a minute
 def test_basal_faces_carry_little_current():
     material = cm.load_material("nc91")
     particle = single_crystal("sphere", 0.4e-6, 50e-9, np.eye(3))  # c along z
