@@ -138,14 +138,15 @@ def skipped(quantity, reason, source="") -> Row:
     return Row(quantity, "-", source, None, "-", "skipped", f"not available: {reason}")
 
 
-def new_figure(figsize: tuple[float, float]):
-    """(fig, ax) of a case's figure, on the Agg backend (files only) that
-    chemomech.plotting selects, whether the cases run from the CLI or from Python."""
+def new_figure(figsize: tuple[float, float], **subplots):
+    """(fig, ax) of a case's figure (plt.subplots(figsize=figsize, **subplots): ax an array
+    with nrows/ncols), on the Agg backend (files only) that chemomech.plotting selects,
+    whether the cases run from the CLI or from Python."""
     import matplotlib.pyplot as plt
 
     import chemomech.plotting  # noqa: F401 - selects the Agg backend
 
-    return plt.subplots(figsize=figsize)
+    return plt.subplots(figsize=figsize, **subplots)
 
 
 # ---- running ------------------------------------------------------------------------------

@@ -164,9 +164,7 @@ def rate_heterogeneity_case() -> Outcome:
             rows.append(reported(f"volume beyond 91 % SoC, NM91 vs NC91, {option}, {rate_text[rate]}",
                                  shell[0] - shell[1], "> 0 (NM91's shell over-charges first)", SOURCE_RATES,
                                  f"{shell[0]:.3f} vs {shell[1]:.3f}"))
-    fig, axes = new_figure((9.0, 3.4))
-    fig.clf()
-    axes = fig.subplots(1, len(RATE_STUDY_RATES), sharey=True)
+    fig, axes = new_figure((9.0, 3.4), ncols=len(RATE_STUDY_RATES), sharey=True)
     width = 0.38
     for ax, rate in zip(axes, RATE_STUDY_RATES):
         for i, m in enumerate(MATERIALS):
