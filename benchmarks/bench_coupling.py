@@ -6,7 +6,9 @@ below 3x the Fickian transport, slab-spacing diffusivity below 1.5x).
 
 NC91 single crystal, sphere of radius 2 um with its c axis along z, `--across` voxels
 across the diameter (64: voxel 62.5 nm), 1C charge to 4.5 V, transport only (run_voxels,
-no snapshot mechanics). After a warm-up on a small crystal (numba compilation), runs
+no snapshot mechanics), with what `chemomech run` uses for this crystal: the voxel solver
+defaults (tolerance 1e-3, max_step_fraction 0.05) and, under each option, the material
+tables re-fitted under it. After a warm-up on a small crystal (numba compilation), runs
 the Fickian baseline, stress_assisted_diffusion alone, slab_spacing_diffusivity alone,
 both, and phase_separation alone (target below 1.5x), or the `--cases` named, `--repeats` times each (interleaved), and prints per case the median wall time, its
 ratio to the baseline's median, the time steps (accepted + rejected), Newton and
@@ -19,13 +21,26 @@ import argparse
 import statistics
 import time
 
-import chemomech as cm
 from chemomech.geometry.voxel import rotation_from_c_axis, single_crystal
 from chemomech.protocol import cc_charge
 from chemomech.transport.coupling import PhysicsOptions
+from chemomech.simulation.spec import run_spec
 from chemomech.transport.voxel_transport import run_voxels
 
 RADIUS_UM = 2.0
+
+
+def run_settings(physics: PhysicsOptions):
+    """The material and solver settings `chemomech run` uses for this crystal with these
+    options: the tables re-fitted under the options ([recalibrated] in models/nc91.toml) and
+    the voxel solver defaults (config.SOLVER_DEFAULTS)."""
+    switched = {name: True for name in physics.switched_on()}
+    spec = run_spec({"material": "nc91",
+                     "particle": {"geometry": "single-crystal", "shape": "sphere", "radius_um": RADIUS_UM,
+                                  "voxel_nm": 100, "c_axis": [0.0, 0.0, 1.0]},
+                     "protocol": {"kind": "cc-charge", "c_rate": 1.0, "v_max": 4.5},
+                     "physics": switched})
+    return spec.material, spec.solver
 
 
 def cases(update_x: float) -> dict:
@@ -39,9 +54,10 @@ def cases(update_x: float) -> dict:
     }
 
 
-def timed(material, particle, physics) -> dict:
+def timed(particle, physics) -> dict:
+    material, solver = run_settings(physics)
     start = time.perf_counter()
-    solution = run_voxels(material, particle, cc_charge(c_rate=1.0, v_max=4.5), physics=physics)
+    solution = run_voxels(material, particle, cc_charge(c_rate=1.0, v_max=4.5), solver=solver, physics=physics)
     return {
         "wall": time.perf_counter() - start,
         "steps": len(solution.time) - 1 + solution.rejected_steps,
@@ -66,22 +82,23 @@ def main() -> None:
         names = {"baseline (Fickian)"} | {name.strip() for name in args.cases.split(",")}
         chosen = {name: physics for name, physics in chosen.items() if name in names}
 
-    material = cm.load_material("nc91")
+    material, solver = run_settings(PhysicsOptions())
     radius = RADIUS_UM * 1e-6
     particle = single_crystal("sphere", radius, 2.0 * radius / args.across, rotation_from_c_axis([0.0, 0.0, 1.0]))
     small = single_crystal("sphere", 0.4e-6, 0.1e-6, rotation_from_c_axis([0.0, 0.0, 1.0]))
     for physics in chosen.values():  # warm-up: numba compilation
-        timed(material, small, physics)
+        timed(small, physics)
 
     runs = {name: [] for name in chosen}
     for _ in range(args.repeats):
         for name, physics in chosen.items():
-            runs[name].append(timed(material, particle, physics))
+            runs[name].append(timed(particle, physics))
             print(f"  {name}: {runs[name][-1]['wall']:.1f} s", flush=True)
 
     n_voxels = int(particle.mask.sum())
     print(f"NC91 single crystal, R = {RADIUS_UM} um, {args.across} voxels across ({n_voxels} solid voxels), "
-          f"c along z, 1C to 4.5 V, transport only; stress_update_x = {args.update_x:g}; {args.repeats} repeats")
+          f"c along z, 1C to 4.5 V, transport only; solver tolerance {solver.tolerance:g}, max_step_fraction "
+          f"{solver.max_step_fraction:g}; stress_update_x = {args.update_x:g}; {args.repeats} repeats")
     base = statistics.median(run["wall"] for run in runs["baseline (Fickian)"])
     base_steps = runs["baseline (Fickian)"][0]["steps"]
     print(f"{'case':<27} {'median [s]':>10} {'ratio':>6} {'min [s]':>8} {'max [s]':>8} {'steps':>6} "

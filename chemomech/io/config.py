@@ -91,7 +91,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mechanics": Key(bool, True, "solve the elastic field on every snapshot (voxel particles)"),
     },
     "solver": {
-        "tolerance": Key(float, None, "local error per time step in the Li fraction x [-] (default 2e-4 for sphere-1d, 1e-3 for voxel particles)", low=0.0, high=0.1),
+        "tolerance": Key(float, None, "local error per time step in the Li fraction x, root mean square over the cells [-] (default 2e-4 for sphere-1d, 1e-3 for voxel particles)", low=0.0, high=0.1),
         "max_step_fraction": Key(float, None, "largest time step as a fraction of the nominal charge time 1/c_rate [-] (default 0.005 for sphere-1d, 0.05 for voxel particles)", low=0.0, high=1.0),
     },
 }
