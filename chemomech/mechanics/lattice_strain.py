@@ -25,7 +25,7 @@ import numpy as np
 
 from chemomech.geometry.voxel import VoxelParticle
 from chemomech.materials.material import Material
-from chemomech.mechanics.tensors import rotate_stiffness
+from chemomech.mechanics.tensors import normal_component, rotate_stiffness
 from chemomech.mechanics.voxel_elasticity import solve_elasticity_grains
 
 MECHANICS_TOLERANCE = 1e-5  # relative residual of the elastic solve
@@ -38,13 +38,18 @@ def grain_stiffness(material: Material, rotations: np.ndarray) -> np.ndarray:
 
 def eigenstrain_field(material: Material, particle: VoxelParticle, x_grid: np.ndarray) -> np.ndarray:
     """eps*_lab = R diag(eps_a, eps_a, eps_c) R^T (3, 3, nz, ny, nx) from x on the grid;
-    zero outside the particle."""
+    zero outside the particle. With n = R e_c the local c axis (a a^T + b b^T + c c^T = I):
+    eps*_lab,ij = eps_a delta_ij + (eps_c - eps_a) n_i n_j."""
     solid = particle.mask
     eps_a, eps_c = material.eigenstrain_crystal(x_grid[solid])
-    crystal = np.stack([eps_a, eps_a, eps_c], axis=1)  # (N, 3) diagonal in the crystal frame
-    rot = particle.rotations[particle.grain[solid]]  # (N, 3, 3), columns a, b, c axes
+    n = particle.rotations[particle.grain[solid]][:, :, 2]  # (N, 3) lab components of the c axis
     field = np.zeros((3, 3, *particle.shape))
-    field[:, :, solid] = np.einsum("nia,na,nja->ijn", rot, crystal, rot)
+    for i in range(3):
+        for j in range(i, 3):
+            values = (eps_c - eps_a) * n[:, i] * n[:, j] + (eps_a if i == j else 0.0)
+            field[i, j][solid] = values
+            if j != i:
+                field[j, i][solid] = values
     return field
 
 
@@ -65,9 +70,8 @@ def snapshot_mechanics(material: Material, particle: VoxelParticle, x_grid: np.n
     von_mises = np.sqrt(1.5 * np.einsum("ij...,ij...->...", deviator, deviator))
     rot = particle.rotations[particle.grain[solid]]
     el = elastic[:, :, solid]  # (3, 3, N)
-    strain_c = np.einsum("ni,ijn,nj->n", rot[:, :, 2], el, rot[:, :, 2])
-    strain_a = 0.5 * (np.einsum("ni,ijn,nj->n", rot[:, :, 0], el, rot[:, :, 0])
-                      + np.einsum("ni,ijn,nj->n", rot[:, :, 1], el, rot[:, :, 1]))
+    strain_c = normal_component(rot[:, :, 2], el)
+    strain_a = 0.5 * (normal_component(rot[:, :, 0], el) + normal_component(rot[:, :, 1], el))
 
     def on_grid(values):
         grid = np.full(particle.shape, np.nan)

@@ -129,3 +129,13 @@ def rotate_tensor(tensor: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     if t.shape[:2] != (3, 3):
         raise ValueError(f"tensor must have shape (3, 3, ...), got {t.shape}")
     return np.einsum("ia,jb,ab...->ij...", r, r, t)
+
+
+def normal_component(direction: np.ndarray, tensor: np.ndarray) -> np.ndarray:
+    """n_i t_ij n_j per point: direction (N, 3) unit vectors, tensor (3, 3, N); returns (N,).
+    Nine products over N written out (an einsum over these strides is ~10x slower)."""
+    total = np.zeros(direction.shape[0])
+    for i in range(3):
+        for j in range(3):
+            total += direction[:, i] * direction[:, j] * tensor[i, j]
+    return total

