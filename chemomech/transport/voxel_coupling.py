@@ -195,7 +195,6 @@ class VoxelCoupling:
         self.surface_gain = np.ones(int(np.count_nonzero(nbr < 0)))  # per reacting face
         self.x_solved = None
         self.displacement = None
-        self.previous = (None, None)  # (x, displacement) of the solve before the last
         self.solves = 0
         self.elastic_iterations = 0
         # work arrays of the drift
@@ -238,8 +237,7 @@ class VoxelCoupling:
         x_grid[solid] = x
         result = solve_elasticity_grains(
             eigenstrain_field(self.material, particle, x_grid), self.stiffness, particle.grain,
-            particle.voxel_size, tolerance=STRESS_TOLERANCE, initial=self.start_displacement(x))
-        self.previous = (self.x_solved, self.displacement)
+            particle.voxel_size, tolerance=STRESS_TOLERANCE, initial=self.displacement)
         self.displacement = result["displacement"]
         self.x_solved = x.copy()
         if self.table is not None:  # the eigenstrain of x as extra_potential reads it (linear in the table)
@@ -249,23 +247,6 @@ class VoxelCoupling:
         self.solves += 1
         self.elastic_iterations += result["iterations"]
         self.set_fields(result["stress"][:, :, solid], result["elastic_strain"][:, :, solid])
-
-    def start_displacement(self, x: np.ndarray):
-        """The first guess of the next solve [m]: the last displacement u_k extrapolated
-        along the last change, u_k + s (u_k - u_(k-1)), with s the least-squares factor of
-        the change of x since the last solve on the change before it,
-        s = <x - x_k, x_k - x_(k-1)> / |x_k - x_(k-1)|^2, held within [0, 2] (u is linear
-        in the eigenstrain, which varies smoothly with x). The last displacement alone
-        before there are two solves."""
-        x_before, u_before = self.previous
-        if x_before is None or u_before is None:
-            return self.displacement
-        change = self.x_solved - x_before
-        norm2 = float(np.dot(change, change))
-        if norm2 == 0.0:
-            return self.displacement
-        s = min(max(float(np.dot(x - self.x_solved, change)) / norm2, 0.0), 2.0)
-        return self.displacement + s * (self.displacement - u_before)
 
     def set_fields(self, stress: np.ndarray, elastic_strain: np.ndarray) -> None:
         """Take the lab-frame stress [Pa] and elastic strain [-] of every solid voxel,
