@@ -65,6 +65,7 @@ def face_diffusivity(stepper, x):
 
 # ---- 1. options off ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_options_off_is_the_plain_run_bit_for_bit():
     material = cm.load_material("nc91")
     particle = single_crystal("sphere", 0.3e-6, 50e-9, rotation_from_euler(20.0, 50.0, 0.0))

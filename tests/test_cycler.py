@@ -636,6 +636,7 @@ def test_voltage_difference_of_shifted_curves():
     assert voltage_difference(simulated, None)["rms_V"] is None
 
 
+@pytest.mark.slow
 def test_cli_compare_cycler(run, tmp_path):
     """`chemomech compare RUN --cycler FILE.mpt`: the run against an EC-Lab export of its own
     time series (write_mpt, the mass in its header) gives zero RMS voltage differences in

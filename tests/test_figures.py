@@ -53,6 +53,7 @@ def synthetic_maps(n=21, step_nm=50.0, raster_x_lab=(-0.11, 0.0, 0.994)) -> xr.D
     return maps
 
 
+@pytest.mark.slow
 def test_slices_colour_bars_units_centred_axes_and_caveat(small_voxel_result, tmp_path):
     from chemomech.plotting.slices import plot_slices, slices_figure
 
