@@ -262,3 +262,24 @@ def test_surface_limit_is_located(nc91):
     assert first.end_time < 2 * 3600.0
     assert sol.states[first.end_row][-1] == pytest.approx(SURFACE_EMPTY, rel=10 * EVENT_TOLERANCE)
     assert sol.history.steps[1].end_reason == "time"  # the protocol goes on
+
+
+def test_local_error_is_the_root_mean_square_over_the_cells():
+    """integrator.local_error (module docstring): dt / (2 dt + dt_prev) times the root mean
+    square of x_BE - x_pred over the N cells. Exact cases: a linear history has zero
+    error; a deviation d in every cell gives d (root mean square = largest); a deviation d in
+    one cell of N gives d / sqrt(N); a NaN gives inf."""
+    from chemomech.transport.integrator import local_error
+
+    n, dt, dt_prev = 400, 2.0, 1.0
+    factor = dt / (2.0 * dt + dt_prev)
+    x_prev = np.linspace(0.2, 0.9, n)
+    x = x_prev - 0.01  # moved by -0.01 in dt_prev
+    predicted = x + (dt / dt_prev) * (x - x_prev)  # linear extrapolation: -0.02 in dt
+    assert local_error(predicted.copy(), x, x_prev, dt, dt_prev) == pytest.approx(0.0, abs=1e-15)
+    assert local_error(predicted + 1e-3, x, x_prev, dt, dt_prev) == pytest.approx(factor * 1e-3, rel=1e-9)
+    one = predicted.copy()
+    one[7] += 1e-3
+    assert local_error(one, x, x_prev, dt, dt_prev) == pytest.approx(factor * 1e-3 / np.sqrt(n), rel=1e-9)
+    one[3] = np.nan
+    assert local_error(one, x, x_prev, dt, dt_prev) == np.inf
