@@ -25,7 +25,7 @@ import chemomech as cm
 from chemomech.geometry import SphereMesh
 from chemomech.geometry.voxel import rotation_from_c_axis, single_crystal
 from chemomech.protocol import ProtocolError, cc_charge, experiment_from_table
-from chemomech.transport.integrator import EVENT_TOLERANCE
+from chemomech.transport.integrator import EVENT_TOLERANCE, local_error
 from chemomech.transport.sphere_transport import run_sphere
 from chemomech.transport.voxel_transport import run_voxels
 
@@ -269,8 +269,6 @@ def test_local_error_is_the_root_mean_square_over_the_cells():
     square of x_BE - x_pred over the N cells. Exact cases: a linear history has zero
     error; a deviation d in every cell gives d (root mean square = largest); a deviation d in
     one cell of N gives d / sqrt(N); a NaN gives inf."""
-    from chemomech.transport.integrator import local_error
-
     n, dt, dt_prev = 400, 2.0, 1.0
     factor = dt / (2.0 * dt + dt_prev)
     x_prev = np.linspace(0.2, 0.9, n)

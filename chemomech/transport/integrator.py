@@ -30,8 +30,8 @@ The root mean square (the norm of SUNDIALS' CVODE and IDA, Hindmarsh et al., ACM
 363 (2005), with equal weights) rather than the largest cell's error: a reaction front
 that crosses a few percent of the voxels at a time (the H2-H3 collapse of the coupled
 models) would otherwise set every step of the whole particle; over a uniform change the
-two norms are equal. Steps with LTE > tolerance are rejected, and the next step is dt * 0.9 sqrt(tol / LTE),
-growing at most 3x, never above max_step_fraction of the step's nominal time 3600/c_rate
+two norms are equal. Steps with LTE > tolerance are rejected, and the next step is
+dt * 0.9 sqrt(tol / LTE), growing at most 3x, never above max_step_fraction of the step's nominal time 3600/c_rate
 [s] (for holds and rests: the C-rate of the last current step, or of the protocol's first
 one). After every switch of step the time step restarts at 1e-7 of that nominal time and
 the error estimate restarts (the time derivative of the state jumps there).
@@ -72,8 +72,8 @@ EVENT_TOLERANCE = 1e-6     # relative match of a located voltage or current limi
 @dataclass(frozen=True)
 class SolverOptions:
     """tolerance: local error per step in x [-], root mean square over the cells (module
-    docstring); max_step_fraction: largest step as a
-    fraction of the nominal time 3600/c_rate [s] of the step (keeps the curves resolved)."""
+    docstring); max_step_fraction: largest step as a fraction of the nominal time
+    3600/c_rate [s] of the step (keeps the curves resolved)."""
 
     tolerance: float = 2e-4
     max_step_fraction: float = 0.005
