@@ -81,6 +81,8 @@ class OriginalStepper:
     """Today's stepper, rebuilt from public pieces: the three original table rows
     (D, U, i0) and sphere_kernels.implicit_step / voltage_at."""
 
+    current_limited = False
+
     def __init__(self, material, mesh):
         stepper = SphereStepper(material, mesh)
         self.volumes, self.areas, self.dr = mesh.volumes, mesh.face_areas, mesh.spacing

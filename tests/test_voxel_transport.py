@@ -125,3 +125,24 @@ def test_basal_faces_carry_little_current():
     # D_c = 0.01 D_ab: Li reaches a basal face only through the slow out-of-plane path,
     # so its surface empties and its current falls far below that of edge faces
     assert current[axis == 0].mean() < 0.1 * current[axis == 2].mean()
+
+
+def test_current_above_what_the_surface_voxels_can_pass_is_a_clear_error():
+    """Each surface face passes at most i_f = x_cell / q_f, q_f = h / (2 F c_max D(x) M_nn)
+    (its half-voxel extrapolation empties the surface, x_s = 0): the analytical bound on the
+    current of the pristine state. A C-rate at twice sum_f A_f x / q_f has no electrode
+    potential and ends in an error that names the remedy (it used to end the charge at
+    v_max with ~90 V and no charge passed); half of it runs."""
+    from chemomech.errors import SolverError
+    from chemomech.transport.voxel_transport import VoxelStepper
+
+    material = cm.load_material("nc91")
+    particle = single_crystal("sphere", 1e-6, 0.5e-6, rotation_from_c_axis([0.0, 0.0, 1.0]))
+    stepper = VoxelStepper(material, particle)
+    x0 = np.full(stepper.n, material.x_initial)
+    limit = float(stepper.face_area @ (material.x_initial / stepper.face_q(x0)))  # [A]
+    c_rate_limit = limit / stepper.reacting_area * stepper.specific_charge / material.capacity_nominal
+    with pytest.raises(SolverError, match="cannot pass the current.*smaller particle.voxel_nm"):
+        run_voxels(material, particle, cc_charge(c_rate=2.0 * c_rate_limit, v_max=V_MAX))
+    solution = run_voxels(material, particle, cc_charge(c_rate=0.5 * c_rate_limit, v_max=V_MAX))
+    assert soc_end(material, solution) > 0.0

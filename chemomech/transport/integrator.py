@@ -45,6 +45,8 @@ The geometry supplies a stepper with
     surface_range(x) -> (x_min, x_max)          Li fraction on the reacting surface
     specific_charge                             (C/kg) per (A/m2 * s) = area / mass
     store(x) -> array                           the copy kept per stored state
+    current_limited                             whether the last step under current failed
+                                                because no electrode potential passes it
 where `current` is the (mean) surface current density [A/m2], positive on charge.
 
 The History records every accepted time step: time [s], voltage [V], current [A/m2],
@@ -400,6 +402,12 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
         if not ok or error == np.inf:
             rejected += 1
             dt *= 0.25
+            if dt < 1e-12 * t_nominal and stepper.current_limited:
+                raise SolverError(
+                    f"at t = {t:.1f} s in step \"{step.describe()}\" (cycle {cycle}) the surface cannot "
+                    f"pass the current at any electrode potential: the half cell or voxel of diffusion "
+                    f"under each surface face carries less Li than the current asks; try "
+                    f"{resolution_hint}a lower C-rate")
             if dt < 1e-12 * t_nominal:
                 raise SolverError(
                     f"time step fell below {1e-12 * t_nominal:.2e} s at t = {t:.1f} s in step "

@@ -124,6 +124,8 @@ class SphereStepper:
     the Fickian kernel sphere_kernels.implicit_step, anything on runs
     sphere_coupled_kernels.coupled_step."""
 
+    current_limited = False  # the surface cell always passes the current (voxel_transport.VoxelStepper.check_current)
+
     def __init__(self, material: Material, mesh: SphereMesh, temperature: float = TEMPERATURE_DEFAULT,
                  physics: PhysicsOptions = PhysicsOptions()):
         self.volumes = mesh.volumes

@@ -210,6 +210,7 @@ class VoxelStepper:
         self.phi = material.ocv(np.array([material.x_initial]))[0]
         self.newton_iterations = 0
         self.linear_iterations = 0
+        self.current_limited = False  # the last constant-current solve could not pass the current (check_current)
         self.last_step = None  # (x_old, x_new, dt) of the last converged step
         self.no_drift_face = np.zeros((0, 6))  # the drift arguments of bicgstab without the drift
         self.no_drift = np.zeros(0)
@@ -259,6 +260,7 @@ class VoxelStepper:
                 phi = shifted_electrode_potential(x, shift, con.face_cell, q, self.face_area, self.table,
                                                   self.two_rt_f, total_current, self.phi, self.face_current,
                                                   self.di_dphi, self.di_dx)
+                self.check_current(total_current)
             else:
                 shifted_surface_currents(x, phi, shift, con.face_cell, q, self.face_current, self.table,
                                          self.two_rt_f, self.face_current, self.di_dphi, self.di_dx)
@@ -266,10 +268,22 @@ class VoxelStepper:
         if phi is None:
             phi = electrode_potential(x, con.face_cell, q, self.face_area, self.table, self.two_rt_f,
                                       total_current, self.phi, self.face_current, self.di_dphi, self.di_dx)
+            self.check_current(total_current)
         else:
             surface_currents(x, phi, con.face_cell, q, self.face_current, self.table, self.two_rt_f,
                              self.face_current, self.di_dphi, self.di_dx)
         return phi
+
+    def check_current(self, total_current):
+        """Set self.current_limited: whether the face currents of the last electrode-potential
+        solve miss total_current [A] by more than 1e-6 of it (plus 1e-9 A/m2 over the
+        reacting area, for rest at zero current). Each face passes at
+        most x_cell / q (its half-voxel extrapolation empties the surface, x_s = 0), so a
+        current above sum_f A_f x_cell,f / q_f has no electrode potential at this state: the
+        voxels are too coarse for the current (the potential search then climbs without
+        bound)."""
+        passed = float(self.face_current @ self.face_area)
+        self.current_limited = abs(passed - total_current) > 1e-6 * abs(total_current) + 1e-9 * self.reacting_area
 
     def step(self, x_old, dt, hold_voltage, current):
         """One backward-Euler step under the mean current density `current` [A/m2]
@@ -297,6 +311,8 @@ class VoxelStepper:
                 mean_current = float(self.face_current @ self.face_area) / self.reacting_area
             else:
                 phi = self.solve_surface(x, total_current=total_current, mu=mu)
+                if self.current_limited:  # no electrode potential passes the current: reject the step
+                    return x, False, mean_current
             surface_rates(self.n, con.face_cell, self.face_area, self.face_current, self.di_dx,
                           self.flux_per_current, self.volume, self.rate, self.rate_slope)
             if self.shifted:
