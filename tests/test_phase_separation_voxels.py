@@ -227,3 +227,46 @@ def test_voxel_sphere_matches_1d_sphere_with_phase_separation():
     assert phase[0] < 3.0 * fick[0]
     assert phase[1] < 3.0 * fick[1]
     assert phase[2] < 2.0 * fick[2]
+
+
+def test_phase_matrix_in_fixed_slots_applies_its_operator():
+    """phase_structure + phase_matrix (the 25-point matrix in fixed slots) times any v equals
+    the operator it assembles, computed directly: S v + sum_k p_ik (h^2 lap_h(v)_j -
+    h^2 lap_h(v)_i), p_ik = kappa b_ik M_aa / h^4 (an identity, to round-off), on a
+    tilted crystal with random stencil, drift and v."""
+    from chemomech.transport.voxel_kernels import ELL_WIDTH, laplacian, phase_matrix, phase_structure
+    from chemomech.transport.voxel_transport import diffusivity_tensors, voxel_connectivity
+
+    rng = np.random.default_rng(3)
+    h = 1e-7
+    particle = single_crystal("sphere", 4 * h, h, rotation_from_euler(20.0, 30.0, 10.0))
+    con = voxel_connectivity(particle)
+    tensors = diffusivity_tensors(cm.load_material("nc91"), particle.rotations)
+    n = con.cells.size
+    connected = con.nbr >= 0
+    weight = np.where(connected, rng.uniform(-1.0, 0.0, (n, 6)), 0.0)
+    centre = rng.uniform(5.0, 6.0, n)
+    b_face = np.where(connected, rng.uniform(0.5, 1.5, (n, 6)), 0.0)
+    kappa = 2e-14 * h * h
+    cols = np.zeros((n, ELL_WIDTH), dtype=np.int32)
+    counts = np.zeros(n, dtype=np.int32)
+    slot_n = np.zeros((n, 6), dtype=np.int8)
+    slot_nn = np.zeros((n, 6, 6), dtype=np.int8)
+    phase_structure(con.nbr, cols, counts, slot_n, slot_nn)
+    vals = np.full((n, ELL_WIDTH), np.nan)  # stale values must not leak into the matrix
+    diag = np.zeros(n)
+    phase_matrix(con.nbr, con.grain, tensors, h, kappa, b_face, weight, centre, slot_n, slot_nn, vals, diag)
+
+    v = rng.normal(size=n)
+    used = np.arange(ELL_WIDTH)[None, :] < counts[:, None]
+    assembled = np.where(used, vals * v[np.where(used, cols, 0)], 0.0).sum(axis=1)
+    lap = np.zeros(n)
+    laplacian(v, con.nbr, h, lap)
+    direct = centre * v + np.where(connected, weight * v[np.where(connected, con.nbr, 0)], 0.0).sum(axis=1)
+    m_normal = tensors[con.grain][:, [0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2]]  # M_aa of face k (axis k // 2)
+    p = kappa * b_face * m_normal / h**4
+    lap_j = np.where(connected, lap[np.where(connected, con.nbr, 0)], 0.0)
+    direct += (p * h * h * (lap_j - lap[:, None])).sum(axis=1)
+    assert counts.max() <= ELL_WIDTH
+    assert np.all(cols[:, 0] == np.arange(n)) and np.array_equal(diag, vals[:, 0])
+    np.testing.assert_allclose(assembled, direct, rtol=1e-12, atol=1e-12 * np.abs(direct).max())

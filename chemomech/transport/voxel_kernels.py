@@ -626,23 +626,51 @@ def add_gap_potential(x, nbr, h, kappa, coupling_table, mu, dmu, lap):
 
 
 @njit(cache=True)
-def ell_add(cols, vals, i, count, column, value):
-    """Add value to entry (i, column) of the row-compressed matrix (cols, vals); returns the
-    row's new entry count."""
+def ell_slot(cols, i, count, column):
+    """The slot of `column` in row i of the row-compressed columns cols, appending it
+    (count -> count + 1) if the row does not hold it yet; returns (slot, count)."""
     for e in range(count):
         if cols[i, e] == column:
-            vals[i, e] += value
-            return count
+            return e, count
     cols[i, count] = column
-    vals[i, count] = value
-    return count + 1
+    return count, count + 1
 
 
 @njit(cache=True)
-def phase_matrix(nbr, grain, tensors, h, kappa, b_face, weight, centre, cols, vals, counts, diag):
-    """The normal (two-point) part of the Jacobian with phase separation as a sparse matrix,
-    rows of at most ELL_WIDTH entries (cols (N, 25) column indices, vals (N, 25), counts (N,),
-    diag (N,) the diagonal):
+def phase_structure(nbr, cols, counts, slot_n, slot_nn):
+    """The sparsity of phase_matrix, fixed by the connectivity alone (computed once per
+    particle): the columns of each row i in cols (N, ELL_WIDTH), i itself in slot 0,
+    counts (N,), and the slot in row i of each neighbour j = nbr[i, k], slot_n (N, 6), and
+    of each neighbour of a neighbour nbr[j, kk], slot_nn (N, 6, 6) (-1 where not
+    connected)."""
+    n = nbr.shape[0]
+    for i in range(n):
+        cols[i, 0] = i
+        count = 1
+        for k in range(6):
+            slot_n[i, k] = -1
+            for kk in range(6):
+                slot_nn[i, k, kk] = -1
+        for k in range(6):
+            j = nbr[i, k]
+            if j >= 0:
+                slot_n[i, k], count = ell_slot(cols, i, count, j)
+        for k in range(6):
+            j = nbr[i, k]
+            if j < 0:
+                continue
+            for kk in range(6):
+                l = nbr[j, kk]
+                if l >= 0:
+                    slot_nn[i, k, kk], count = ell_slot(cols, i, count, l)
+        counts[i] = count
+
+
+@njit(cache=True)
+def phase_matrix(nbr, grain, tensors, h, kappa, b_face, weight, centre, slot_n, slot_nn, vals, diag):
+    """The normal (two-point) part of the Jacobian with phase separation as a sparse matrix
+    in the fixed slots of phase_structure (vals (N, ELL_WIDTH) with its cols; diag (N,) the
+    diagonal, slot 0):
 
         A v = S v + (1/h^2) sum_k b_f M_aa (q_i - q_j),   q = -kappa lap_h(v)
 
@@ -654,13 +682,14 @@ def phase_matrix(nbr, grain, tensors, h, kappa, b_face, weight, centre, cols, va
     n = nbr.shape[0]
     h4 = h * h * h * h
     for i in range(n):
-        count = ell_add(cols, vals, i, 0, i, centre[i])
+        for e in range(vals.shape[1]):
+            vals[i, e] = 0.0
+        vals[i, 0] = centre[i]
         n_i = 0
         for k in range(6):
-            j = nbr[i, k]
-            if j >= 0:
+            if nbr[i, k] >= 0:
                 n_i += 1
-                count = ell_add(cols, vals, i, count, j, weight[i, k])
+                vals[i, slot_n[i, k]] += weight[i, k]
         m = tensors[grain[i]]
         for k in range(6):
             j = nbr[i, k]
@@ -670,20 +699,15 @@ def phase_matrix(nbr, grain, tensors, h, kappa, b_face, weight, centre, cols, va
             p = kappa * b_face[i, k] * m[a, a] / h4
             n_j = 0
             for kk in range(6):  # + p h^2 lap_h(v)_j
-                l = nbr[j, kk]
-                if l >= 0:
+                if nbr[j, kk] >= 0:
                     n_j += 1
-                    count = ell_add(cols, vals, i, count, l, p)
-            count = ell_add(cols, vals, i, count, j, -p * n_j)
+                    vals[i, slot_nn[i, k, kk]] += p
+            vals[i, slot_n[i, k]] -= p * n_j
             for kk in range(6):  # - p h^2 lap_h(v)_i
-                l = nbr[i, kk]
-                if l >= 0:
-                    count = ell_add(cols, vals, i, count, l, -p)
-            count = ell_add(cols, vals, i, count, i, p * n_i)
-        counts[i] = count
-        for e in range(count):
-            if cols[i, e] == i:
-                diag[i] = vals[i, e]
+                if nbr[i, kk] >= 0:
+                    vals[i, slot_n[i, kk]] -= p
+            vals[i, 0] += p * n_i
+        diag[i] = vals[i, 0]
 
 
 @njit(cache=True)

@@ -57,6 +57,7 @@ from chemomech.transport.voxel_kernels import (
     face_coefficients,
     laplacian,
     phase_matrix,
+    phase_structure,
     shifted_electrode_potential,
     shifted_surface_currents,
     surface_currents,
@@ -229,6 +230,9 @@ class VoxelStepper:
         if self.phase:
             self.ell = (np.zeros((n, ELL_WIDTH), dtype=np.int32), np.zeros((n, ELL_WIDTH)),
                         np.zeros(n, dtype=np.int32), np.zeros(n))
+            self.slot_n = np.zeros((n, 6), dtype=np.int8)
+            self.slot_nn = np.zeros((n, 6, 6), dtype=np.int8)
+            phase_structure(con.nbr, self.ell[0], self.ell[2], self.slot_n, self.slot_nn)
             self.rate_mu = np.zeros(n)
             self.rate_lap = np.zeros(n)
             self.laplacian_factor = np.zeros(n)
@@ -338,7 +342,7 @@ class VoxelStepper:
                 self.laplacian_factor = -coupling.kappa * self.rate_mu / self.h**2
                 add_laplacian_stencil(con.nbr, self.laplacian_factor, self.weight, self.centre)
                 phase_matrix(con.nbr, con.grain, self.tensors, self.h, coupling.kappa, coupling.b_face,
-                             self.weight, self.centre, *self.ell)
+                             self.weight, self.centre, self.slot_n, self.slot_nn, self.ell[1], self.ell[3])
             # the Newton system with the potential update d_phi as unknown N (bordered):
             # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
             # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
