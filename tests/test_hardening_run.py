@@ -143,6 +143,26 @@ def test_estimate_counts_the_terms_as_documented():
     assert off["snapshots"] == 7 * 1 * 4 * 22 ** 3 and off["mechanics"] == 0
 
 
+def test_estimate_counts_the_coupling_options():
+    """[physics] options add their documented terms: any option COUPLING per solid voxel,
+    phase separation PHASE more, and stress-assisted diffusion or slab spacing one elastic
+    solve (MECHANICS per box voxel) even with output.mechanics off."""
+    from chemomech.simulation.memory import (COUPLING_BYTES_PER_SOLID_VOXEL, MECHANICS_BYTES_PER_GRID_VOXEL,
+                                             PHASE_BYTES_PER_SOLID_VOXEL)
+
+    config = {"material": "nc91", "particle": {"geometry": "single-crystal", "radius_um": 0.5, "voxel_nm": 50.0},
+              "output": {"mechanics": False}}
+    fickian = estimate_run_memory(run_spec(config))
+    phase = estimate_run_memory(run_spec({**config, "physics": {"phase_separation": True}}))
+    slab = estimate_run_memory(run_spec({**config, "physics": {"slab_spacing_diffusivity": True}}))
+    solid, box = fickian["voxels"], fickian["box_voxels"]
+    assert phase["transport"] - fickian["transport"] == solid * (COUPLING_BYTES_PER_SOLID_VOXEL
+                                                                 + PHASE_BYTES_PER_SOLID_VOXEL)
+    assert phase["mechanics"] == 0
+    assert slab["transport"] - fickian["transport"] == solid * COUPLING_BYTES_PER_SOLID_VOXEL
+    assert slab["mechanics"] == box * MECHANICS_BYTES_PER_GRID_VOXEL
+
+
 def test_snapshot_cycles_store_fewer_states():
     """Only the chosen cycles' states are kept (README "Configuration", output.snapshot_cycles)."""
     protocol = {"kind": "experiment", "blocks": [{"repeat": 10, "steps": [

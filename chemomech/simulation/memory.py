@@ -45,6 +45,24 @@ complex FFT of 3 components and its inverse (48), the preconditioner (6 float32 
 the half grid, 12), strain and stress 3x3 (144), rotation and the warm-start displacement
 (48). Sum ~540, rounded up."""
 
+COUPLING_BYTES_PER_SOLID_VOXEL = 330
+"""Any [physics] option on, per solid voxel [B] (transport/voxel_coupling.VoxelCoupling):
+the lagged crystal-frame stress, strain and eigenstrain (5 float64), the slab factors (7),
+the lab-frame c axis (3), mu_extra, its slope, gradient and Laplacian (6), the drift's face
+arrays (3 x 6) and the state of the last elastic solve (1): 40 float64 = 320, rounded up.
+Measured with benchmarks/bench_coupling.py's crystal at 48 across (58k voxels): see
+PHASE_BYTES_PER_SOLID_VOXEL."""
+
+PHASE_BYTES_PER_SOLID_VOXEL = 420
+"""physics.phase_separation, per solid voxel [B]: the 25-point Jacobian in fixed slots
+(column int32 100, value float64 200, slots of the neighbours and second neighbours int8 42,
+count and diagonal 12), the surface-rate and Laplacian vectors (3 float64, 24) and the
+Laplacian work array of BiCGSTAB (8): ~390, rounded up. Measured at 48 across, 1C:
+phase separation grew the peak by 740 B per solid voxel over the Fickian run, against
+COUPLING + PHASE = 750 here. (With stress_assisted_diffusion or
+slab_spacing_diffusivity the staggered elastic solve adds MECHANICS_BYTES_PER_GRID_VOXEL
+per box voxel; measured, slab spacing: +1370 B per solid voxel, estimated 1630.)"""
+
 SPHERE_BYTES_PER_CELL = 400
 """1-D sphere transport work arrays per radial cell [B] (a few dozen float64 vectors)."""
 
@@ -135,8 +153,11 @@ def estimate_run_memory(spec) -> dict:
 
     voxel particles (box B voxels, solid S voxels, R stored rows, n snapshots):
       transport   S x TRANSPORT_BYTES_PER_SOLID_VOXEL + B x GEOMETRY_BYTES_PER_GRID_VOXEL
+                  (+ S x COUPLING_BYTES_PER_SOLID_VOXEL with any [physics] option,
+                   + S x PHASE_BYTES_PER_SOLID_VOXEL with phase_separation)
       states      S x 4 x R          (float32 copy of x per stored row, simulation.voxels)
-      mechanics   B x MECHANICS_BYTES_PER_GRID_VOXEL, one snapshot at a time (0 without)
+      mechanics   B x MECHANICS_BYTES_PER_GRID_VOXEL, one elastic solve at a time (snapshot
+                  mechanics or the stress coupling's staggered solves; 0 without either)
       snapshots   n x fields x 4 x B (float32 fields over the box; 9 with mechanics, else 1)
     sphere-1d (C cells): transport C x SPHERE_BYTES_PER_CELL, states C x 8 x R, snapshots
       n x SPHERE_FIELDS x 8 x C, mechanics 0.
@@ -156,8 +177,13 @@ def estimate_run_memory(spec) -> dict:
     else:
         box, solid = voxel_counts(spec.particle)
         transport = solid * TRANSPORT_BYTES_PER_SOLID_VOXEL + box * GEOMETRY_BYTES_PER_GRID_VOXEL
+        if not spec.physics.fickian:
+            transport += solid * COUPLING_BYTES_PER_SOLID_VOXEL
+        if spec.physics.phase_separation:
+            transport += solid * PHASE_BYTES_PER_SOLID_VOXEL
         states = solid * 4 * rows
-        mechanics = box * MECHANICS_BYTES_PER_GRID_VOXEL if spec.mechanics else 0
+        elastic = spec.mechanics or spec.physics.needs_stress  # snapshots, or the staggered coupling
+        mechanics = box * MECHANICS_BYTES_PER_GRID_VOXEL if elastic else 0
         fields = VOXEL_FIELDS_WITH_MECHANICS if spec.mechanics else VOXEL_FIELDS_WITHOUT_MECHANICS
         snapshots = snapshot_count * fields * 4 * box
     run = transport + states + mechanics + snapshots
