@@ -66,8 +66,10 @@ class VoxelRun:
         material, particle, mechanics = self.spec.material, self.particle, self.spec.mechanics
         count = len(plan)
         shape = particle.shape
-        fields = {name: np.full((count, *shape), np.nan, dtype=np.float32) for name in VOXEL_FIELDS}
-        rotation = np.full((count, 3, *shape), np.nan, dtype=np.float32)
+        # only what is filled: x_li alone without mechanics (each field is 4 B x box x snapshots)
+        names = VOXEL_FIELDS if mechanics else ("x_li",)
+        fields = {name: np.full((count, *shape), np.nan, dtype=np.float32) for name in names}
+        rotation = np.full((count, 3, *shape), np.nan, dtype=np.float32) if mechanics else None
         gb_faces = grain_boundary_faces(particle.grain) if particle.n_grains > 1 else None
         gb_normal = gb_shear = None
         if gb_faces is not None and mechanics:
