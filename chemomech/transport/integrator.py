@@ -402,13 +402,13 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
         if not ok or error == np.inf:
             rejected += 1
             dt *= 0.25
-            if dt < 1e-12 * t_nominal and stepper.current_limited:
-                raise SolverError(
-                    f"at t = {t:.1f} s in step \"{step.describe()}\" (cycle {cycle}) the surface cannot "
-                    f"pass the current at any electrode potential: the half cell or voxel of diffusion "
-                    f"under each surface face carries less Li than the current asks; try "
-                    f"{resolution_hint}a lower C-rate")
             if dt < 1e-12 * t_nominal:
+                if stepper.current_limited:
+                    raise SolverError(
+                        f"at t = {t:.1f} s in step \"{step.describe()}\" (cycle {cycle}) the surface cannot "
+                        f"pass the current at any electrode potential: the half cell or voxel of diffusion "
+                        f"under each surface face carries less Li than the current asks; try "
+                        f"{resolution_hint}a lower C-rate")
                 raise SolverError(
                     f"time step fell below {1e-12 * t_nominal:.2e} s at t = {t:.1f} s in step "
                     f"\"{step.describe()}\" (cycle {cycle}): the Newton iteration does not converge; "

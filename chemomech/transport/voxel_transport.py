@@ -228,11 +228,13 @@ class VoxelStepper:
                        np.zeros(0))
         self.ell = self.no_ell
         if self.phase:
-            self.ell = (np.zeros((n, ELL_WIDTH), dtype=np.int32), np.zeros((n, ELL_WIDTH)),
-                        np.zeros(n, dtype=np.int32), np.zeros(n))
+            # the phase-separation matrix (voxel_kernels.phase_matrix): columns, values, entry
+            # counts and diagonal per row, in slots fixed once here (phase_structure)
+            cols, counts = np.zeros((n, ELL_WIDTH), dtype=np.int32), np.zeros(n, dtype=np.int32)
             self.slot_n = np.zeros((n, 6), dtype=np.int8)
             self.slot_nn = np.zeros((n, 6, 6), dtype=np.int8)
-            phase_structure(con.nbr, self.ell[0], self.ell[2], self.slot_n, self.slot_nn)
+            phase_structure(con.nbr, cols, counts, self.slot_n, self.slot_nn)
+            self.ell = (cols, np.zeros((n, ELL_WIDTH)), counts, np.zeros(n))
             self.rate_mu = np.zeros(n)
             self.rate_lap = np.zeros(n)
             self.laplacian_factor = np.zeros(n)
@@ -296,6 +298,7 @@ class VoxelStepper:
         total_current = current * self.reacting_area
         con = self.connectivity
         coupling = self.coupling
+        self.current_limited = False  # set by check_current at each constant-current iterate
         if coupling is not None:
             coupling.begin_step(x_old, con.face_cell)  # staggered: a new stress once x has moved past stress_update_x
         x = x_old.copy()
@@ -341,8 +344,9 @@ class VoxelStepper:
             if self.phase:
                 self.laplacian_factor = -coupling.kappa * self.rate_mu / self.h**2
                 add_laplacian_stencil(con.nbr, self.laplacian_factor, self.weight, self.centre)
+                _, ell_vals, _, ell_diag = self.ell  # filled in place
                 phase_matrix(con.nbr, con.grain, self.tensors, self.h, coupling.kappa, coupling.b_face,
-                             self.weight, self.centre, self.slot_n, self.slot_nn, self.ell[1], self.ell[3])
+                             self.weight, self.centre, self.slot_n, self.slot_nn, ell_vals, ell_diag)
             # the Newton system with the potential update d_phi as unknown N (bordered):
             # J dx + b d_phi = -r,  a.dx + beta d_phi = 0 (the total current stays fixed;
             # under CV d_phi = 0). Rows of the border are scaled like the rate rows [1/s].
