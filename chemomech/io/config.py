@@ -124,6 +124,23 @@ OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
         "snapshot_cycles": Key(list, [], "cycles whose states are kept: the end of each of their steps plus `snapshots` evenly in charge ([]: the whole run)",
                                structured=True, optional=True),
     },
+    # cycle life (chemomech/degradation/): damage mechanisms, off unless listed
+    "degradation": {
+        "mechanisms": Key(list, [], "damage mechanisms of a cycle-life run: surface_layer, lattice_inactivation, "
+                                    "boundary_fatigue (polycrystal) ([]: no damage)", structured=True, optional=True),
+        "cycle_jumping": Key(bool, True, "extrapolate the damage between simulated cycles (false: every cycle in full)", optional=True),
+        "jump_tolerance": Key(float, 2e-3, "largest difference of one jump and two half jumps in the damage [-] "
+                                           "(active fraction; layer thickness per 100 nm; crack length per face)",
+                              low=0.0, high=0.5, optional=True),
+        "max_jump_cycles": Key(int, 25, "longest jump [cycles]", at_least=2, high=10**6, optional=True),
+        "min_jump_cycles": Key(int, 1, "shortest jump [cycles]; a jump that must fall below it is an error", at_least=1,
+                               high=10**6, optional=True),
+    },
+}
+MECHANISMS_BY_GEOMETRY = {  # which damage mechanisms each geometry has (degradation/)
+    "sphere-1d": ("surface_layer", "lattice_inactivation"),
+    "single-crystal": ("surface_layer", "lattice_inactivation"),
+    "polycrystal": ("surface_layer", "lattice_inactivation", "boundary_fatigue"),
 }
 # Solver keys whose default depends on the geometry: a voxel step costs ~1e4x a 1-D step,
 # and at these values the voxel SoC at cutoff moves by < 1e-3 (README "3-D particles").
@@ -337,6 +354,7 @@ def resolve_config(source: str | Path | dict, assignments: list[str] | None = No
     _check_physics_parameters(resolved.get("physics", {}), mat)
 
     protocol = resolved["protocol"]
+    _check_degradation(resolved, mat)
     if protocol["kind"] == "experiment":
         _resolve_experiment(resolved, mat)
         return resolved
@@ -371,6 +389,48 @@ def _check_physics_parameters(physics: dict, mat) -> None:
     from chemomech.transport.coupling import check_material_parameters, physics_options
 
     check_material_parameters(mat, physics_options(physics))
+
+
+def _check_degradation(resolved: dict, mat) -> None:
+    """A [degradation] table: known mechanisms that the geometry has, listed once; an
+    experiment protocol of at least two cycles; the material's [degradation] table in
+    range; the jump limits in order. Any other key at a non-default value needs
+    mechanisms."""
+    table = resolved.get("degradation")
+    if not table:
+        return
+    mechanisms = table.get("mechanisms", [])
+    if not mechanisms:
+        key = next(iter(table))
+        raise ConfigError(f"degradation.{key} = {table[key]!r} has no effect: degradation.mechanisms is empty; "
+                          f"allowed: list mechanisms, e.g. mechanisms = [\"surface_layer\", \"lattice_inactivation\"]")
+    geometry = resolved["particle"]["geometry"]
+    allowed = MECHANISMS_BY_GEOMETRY[geometry]
+    for name in mechanisms:
+        if name not in allowed:
+            everything = MECHANISMS_BY_GEOMETRY["polycrystal"]
+            why = f"a {geometry} particle has no grain boundaries" if name in everything else "unknown mechanism"
+            raise ConfigError(f"degradation.mechanisms: {name!r}: {why}; allowed for geometry = \"{geometry}\": "
+                              f"{', '.join(allowed)}")
+    if len(set(mechanisms)) != len(mechanisms):
+        raise ConfigError(f"degradation.mechanisms = {mechanisms!r}: a mechanism is listed twice; list each once")
+    protocol = resolved["protocol"]
+    cycles = 1
+    if protocol["kind"] == "experiment" and protocol.get("blocks"):
+        cycles = sum(block.get("repeat", 1) if isinstance(block, dict) else 1 for block in protocol["blocks"])
+    if protocol["kind"] != "experiment" or cycles < 2:
+        raise ConfigError(f"degradation.mechanisms = {mechanisms!r} needs a cycle-life protocol, but protocol.kind = "
+                          f"{protocol['kind']!r} has {cycles} cycle; allowed: kind = \"experiment\" with at least two "
+                          f"cycles (e.g. runs/cycle_life_sc.toml), or leave [degradation] out")
+    if table.get("min_jump_cycles", 1) > table.get("max_jump_cycles", 25):
+        raise ConfigError(f"degradation.min_jump_cycles = {table['min_jump_cycles']} is above max_jump_cycles = "
+                          f"{table.get('max_jump_cycles', 25)}; allowed: min_jump_cycles <= max_jump_cycles")
+    from chemomech.degradation.parameters import degradation_parameters
+
+    try:
+        degradation_parameters(mat)
+    except MaterialError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _resolve_experiment(resolved: dict, mat) -> None:

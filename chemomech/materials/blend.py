@@ -52,6 +52,7 @@ from chemomech.materials.material import (
     read_material_file,
 )
 from chemomech.materials.pchip import Pchip
+from chemomech.degradation.parameters import KEYS as DEGRADATION_KEYS
 from chemomech.materials.recalibration import REPLACES, TABLE as RECALIBRATED
 
 BLEND = "blend"
@@ -82,6 +83,8 @@ SCALAR_RULES = {
     ("phase_separation", "x_high"): "linear",
     ("phase_separation", "barrier_J_mol"): "linear",
     ("phase_separation", "gradient_energy_J_m2_mol"): "linear",
+    # [degradation]: linear (first order; the rates may be zero, which rules out the log rule)
+    **{("degradation", key): "linear" for key in DEGRADATION_KEYS},
 }
 # table -> (columns against x, rule); the diffusivity is tabulated in log10, so "linear" in
 # its column is the log rule for D

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from chemomech.constants import FARADAY
+from chemomech.degradation.parameters import KEYS as DEGRADATION_KEYS, parse_degradation
 from chemomech.errors import MaterialError
 from chemomech.materials import recalibration
 from chemomech.materials.pchip import Pchip
@@ -390,8 +391,10 @@ MATERIAL_KEYS: dict[str, tuple[str, ...]] = {
     # optional tables, read only by the coupling options of transport/coupling.py
     "slab_spacing": ("li_slab_height_angstrom", "barrier_slope_eV_per_angstrom"),
     "phase_separation": ("x_low", "x_high", "barrier_J_mol", "gradient_energy_J_m2_mol"),
+    # optional, read only by cycle-life runs (degradation/parameters.py checks the values)
+    "degradation": tuple(DEGRADATION_KEYS),
 }
-OPTIONAL_TABLES = ("slab_spacing", "phase_separation")
+OPTIONAL_TABLES = ("slab_spacing", "phase_separation", "degradation")
 MATERIAL_SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "composition": ("ni_valence_source",),  # the source of ni_valence_constant (shipped files)
     "ocv": ("non_monotone_source",),  # why allow_non_monotone is set
@@ -491,13 +494,15 @@ def build_material(raw: dict, origin: str) -> Material:
 
 def _coupling_parameters(raw: dict, origin: str) -> dict:
     """The optional [slab_spacing] and [phase_separation] tables (all keys of a table are
-    required once the table is given)."""
+    required once the table is given); an optional [degradation] table is checked."""
     out = {}
     if "slab_spacing" in raw:
         out["li_slab_height_angstrom"] = _number(raw, "slab_spacing.li_slab_height_angstrom", origin,
                                                  low=0, high=10, inclusive=False)
         out["barrier_slope_ev_per_angstrom"] = _number(raw, "slab_spacing.barrier_slope_eV_per_angstrom",
                                                        origin, low=0, high=100)
+    if "degradation" in raw:  # checked here, read by cycle-life runs (degradation/parameters.py)
+        parse_degradation(raw["degradation"], origin)
     if "phase_separation" in raw:
         low = _number(raw, "phase_separation.x_low", origin, low=0, high=1)
         high = _number(raw, "phase_separation.x_high", origin, low=0, high=1)

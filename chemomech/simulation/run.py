@@ -27,6 +27,7 @@ from chemomech.io.results import material_digest
 from chemomech.simulation.memory import check_run_memory
 from chemomech.simulation.records import (
     cycle_table,
+    fill_skipped_cycles,
     gitt_pulse_series,
     pulse_index,
     run_figures,
@@ -98,6 +99,10 @@ def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_
     else:
         fields, field_coords, geometry_summary = run.fields(solution, plan)
     cycles = cycle_table(history, spec.experiment.retention_reference())
+    life = getattr(run, "cycle_life", None)
+    if life is not None:  # a cycle-life run: skipped cycles interpolated, the damage per cycle
+        cycles = {**fill_skipped_cycles(cycles, life.simulated, spec.experiment.retention_reference()),
+                  **run.cycle_damage()}
     snapshots, t_snap = snapshot_series(material, history, plan)
     data_vars = {**time_series(material, history), **snapshots, **fields}
     coords = {
@@ -121,6 +126,15 @@ def simulate(config: dict | str | Path | RunSpec, progress: bool = False, allow_
                         **pulse_vars})
         ds = ds.assign_coords(pulse=("pulse", np.arange(count), {"units": "1", "long_name": "GITT pulse number"}))
         summary["pulses"] = int(ds.sizes["pulse"])
+    if life is not None:
+        summary.update({
+            "degradation": ", ".join(spec.degradation.mechanisms),
+            "cycles_simulated": int(life.simulated.sum()),
+            "jumps_accepted": life.accepted_jumps,
+            "jumps_rejected": life.rejected_jumps,
+            "active_fraction_end": float(cycles["active_fraction_mean"][1][-1]),
+            "rock_salt_thickness_end_nm": float(cycles["rock_salt_thickness_cycle"][1][-1] * 1e9),
+        })
     if not spec.physics.fickian:  # the coupling options switched on ([physics])
         summary["physics"] = ", ".join(spec.physics.switched_on())
         summary["material_calibration"] = spec.calibration

@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from chemomech.degradation.cycle_jumping import JumpOptions
+from chemomech.degradation.parameters import DegradationParameters, degradation_parameters
 from chemomech.io.config import resolve_config
 from chemomech.io.results import material_from_text
 from chemomech.materials.blend import is_blend, material_source
@@ -22,6 +24,16 @@ from chemomech.protocol import Experiment
 from chemomech.protocol.from_config import experiment_of
 from chemomech.transport.coupling import PhysicsOptions, physics_options
 from chemomech.transport.integrator import SolverOptions
+
+
+@dataclass(frozen=True)
+class DegradationSpec:
+    """A cycle-life run's damage: the mechanisms switched on, the cycle-jumping options and
+    the material's [degradation] parameters."""
+
+    mechanisms: tuple
+    jumps: JumpOptions
+    parameters: DegradationParameters
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class RunSpec:
     mechanics: bool
     physics: PhysicsOptions    # the coupling options ([physics]; all off: the Fickian model)
     calibration: str           # which tables the material uses (materials/recalibration.py)
+    degradation: DegradationSpec | None = None  # a cycle-life run ([degradation] mechanisms listed)
 
 
 def run_spec(config: dict | str | Path, assignments: list[str] | None = None) -> RunSpec:
@@ -62,6 +75,15 @@ def run_spec(config: dict | str | Path, assignments: list[str] | None = None) ->
                 f"and the calibration rows may not hold (python validation/calibrate.py --physics "
                 f"{','.join(options)} --fit --write)", stacklevel=2)
     protocol, output, solver = cfg["protocol"], cfg["output"], cfg["solver"]
+    degradation = None
+    table = cfg.get("degradation", {})
+    if table.get("mechanisms"):
+        default = JumpOptions()
+        jumps = JumpOptions(enabled=table.get("cycle_jumping", default.enabled),
+                            tolerance=table.get("jump_tolerance", default.tolerance),
+                            max_jump=table.get("max_jump_cycles", default.max_jump),
+                            min_jump=table.get("min_jump_cycles", default.min_jump))
+        degradation = DegradationSpec(tuple(table["mechanisms"]), jumps, degradation_parameters(material))
     return RunSpec(
         config=cfg,
         material=material,
@@ -76,4 +98,5 @@ def run_spec(config: dict | str | Path, assignments: list[str] | None = None) ->
         mechanics=output["mechanics"],
         physics=physics,
         calibration=calibration,
+        degradation=degradation,
     )

@@ -250,8 +250,10 @@ class _Run:
 
 def run_protocol(stepper, x_start: np.ndarray, x_initial: float, experiment: Experiment,
                  solver: SolverOptions, capacity_nominal: float, progress=None,
-                 keep_cycles=None, resolution_hint: str = "") -> History:
-    """Run `experiment` from the uniform state x_start (= x_initial everywhere).
+                 keep_cycles=None, resolution_hint: str = "", uniform_start: bool = True) -> History:
+    """Run `experiment` from the uniform state x_start (= x_initial everywhere), or, with
+    uniform_start False, from the state x_start a previous run left (a cycle of a
+    cycle-life run): then its voltage is that of x_start, not of the uniform x_initial.
 
     capacity_nominal [mAh/g] turns C-rates into currents (1C = capacity_nominal mA/g).
     progress: optional callable(fraction_done, label) for progress bars.
@@ -264,7 +266,8 @@ def run_protocol(stepper, x_start: np.ndarray, x_initial: float, experiment: Exp
     i_start = 0.0
     if not experiment.start_at_rest and first_current is not None:
         i_start = first_current.specific_current(capacity_nominal) / specific
-    run = _Run(x, stepper.initial_voltage(x_initial, i_start), i_start, stepper.store)
+    v_first = stepper.initial_voltage(x_initial, i_start) if uniform_start else stepper.voltage(x, i_start)
+    run = _Run(x, v_first, i_start, stepper.store)
     records: list[StepRecord] = []
     rejected = 0
     t, q = 0.0, 0.0
@@ -299,7 +302,7 @@ def run_protocol(stepper, x_start: np.ndarray, x_initial: float, experiment: Exp
 
             x, t, q, reason, n_rejected = _run_step(
                 stepper, run, x, x_initial, t, q, step, len(records), cycle, specific, capacity_nominal,
-                reference_rate, solver, report, resolution_hint, experiment.limit_key)
+                reference_rate, solver, report, resolution_hint, experiment.limit_key, uniform_start)
             rejected += n_rejected
             record.end_time, record.end_row, record.end_reason = t, len(run.time) - 1, reason
             records.append(record)
@@ -347,9 +350,10 @@ def _stop_reached(stop, cycle_capacity: dict, cycle: int) -> bool:
 
 def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_index: int, cycle: int, specific: float,
               capacity_nominal: float, reference_rate: float, solver: SolverOptions, report,
-              resolution_hint: str, limit_key: str | None):
+              resolution_hint: str, limit_key: str | None, uniform_start: bool = True):
     """Integrate one protocol step from state x at time t [s] with charge q [C/kg] passed
-    (x is the uniform x_initial when t = 0). Returns (x, t, q, end reason, rejected time steps)."""
+    (x is the uniform x_initial when t = 0 and uniform_start). Returns (x, t, q, end
+    reason, rejected time steps)."""
     t_nominal = 3600.0 / (reference_rate if reference_rate > 0 else 1.0)
     dt_max = solver.max_step_fraction * t_nominal
     dt_restart = RESTART_FRACTION * t_nominal
@@ -365,10 +369,11 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
 
     if v_limit is not None:
         # at t = 0 the pristine surface holds x_initial (no gradient yet)
-        v_start = stepper.initial_voltage(x_initial, applied) if t == 0 else stepper.voltage(x, applied)
+        pristine = t == 0 and uniform_start
+        v_start = stepper.initial_voltage(x_initial, applied) if pristine else stepper.voltage(x, applied)
         if (charging and v_start >= v_limit) or (not charging and v_start <= v_limit):
             side = "above" if charging else "below"
-            if t == 0 and limit_key is not None:
+            if pristine and limit_key is not None:
                 raise ConfigError(
                     f"{limit_key} = {v_limit:g}: the starting voltage {v_start:.3f} V (OCV plus "
                     f"overpotential at {step.c_rate(capacity_nominal):g}C) is already at or {side} it; "

@@ -120,6 +120,11 @@ class SphereStepper:
     """Binds the kernel's constant arguments into the stepper of integrator.run_protocol:
     step(x, dt, hold_voltage, current) -> (x_new, ok, current density [A/m2]).
 
+    A damaged particle (degradation/) gives active_fraction (N,) [-], the share of each
+    cell's lattice that stores Li (its volume in the balance is V_i phi_i), face_scale
+    (N-1,) [-], the scale of each interior face's conductance, and surface_resistance
+    [Ohm m2], a film resistance in series with the electronic one.
+
     physics: the coupling options (transport/coupling.py); all off (physics.fickian) runs
     the Fickian kernel sphere_kernels.implicit_step, anything on runs
     sphere_coupled_kernels.coupled_step."""
@@ -127,9 +132,15 @@ class SphereStepper:
     current_limited = False  # the surface cell always passes the current (voxel_transport.VoxelStepper.check_current)
 
     def __init__(self, material: Material, mesh: SphereMesh, temperature: float = TEMPERATURE_DEFAULT,
-                 physics: PhysicsOptions = PhysicsOptions()):
+                 physics: PhysicsOptions = PhysicsOptions(), active_fraction=None, face_scale=None,
+                 surface_resistance: float = 0.0):
         self.volumes = mesh.volumes
         self.areas = mesh.face_areas
+        if active_fraction is not None:  # a damaged particle (degradation/): lattice that stores Li
+            self.volumes = mesh.volumes * np.asarray(active_fraction, dtype=float)
+        if face_scale is not None:  # ... and the conductance of the N-1 interior faces
+            self.areas = mesh.face_areas.copy()
+            self.areas[1:-1] *= np.asarray(face_scale, dtype=float)
         self.gaps = mesh.gaps  # centre distance per face [m] (dr on a uniform mesh)
         self.half_width = mesh.surface_half_width  # outer centre to the surface [m]
         self.material = material
@@ -138,7 +149,7 @@ class SphereStepper:
         self.coupling_rows = self.coupled  # whether the table holds the coupling rows
         self.table = material_tables(material, coupling_rows=self.coupling_rows)
         self.two_rt_f = thermal_voltage_2rt_f(temperature)
-        self.ohmic = mesh.radius / material.electronic_conductivity
+        self.ohmic = mesh.radius / material.electronic_conductivity + surface_resistance  # [Ohm m2]
         self.flux_per_current = 1.0 / (FARADAY * material.c_max)  # (m/s) per (A/m2)
         self.specific_charge = 3.0 / (material.density * mesh.radius)  # (C/kg) per (A/m2 s)
         check_material_parameters(material, physics)
@@ -280,9 +291,15 @@ def run_sphere(material: Material, mesh: SphereMesh, experiment: Experiment,
     x = np.full(mesh.cells, material.x_initial)
     history = run_protocol(stepper, x, material.x_initial, experiment, solver, material.capacity_nominal,
                            progress, keep_cycles, resolution_hint="more particle.cells or ")
-    # Li balance per steradian: the solid's loss against the charge through r = R
-    lost = material.c_max * mesh.volumes @ (x - history.final_state)  # mol/sr
+    return SphereSolution(history=history, li_balance_error=sphere_li_balance(stepper, mesh, x, history), mesh=mesh)
+
+
+def sphere_li_balance(stepper: SphereStepper, mesh: SphereMesh, x_start: np.ndarray, history) -> float:
+    """Relative Li balance error of a run from x_start: per steradian, the Li the solid
+    lost, c_max sum_i V_i (x_start,i - x_end,i) (V_i of the stepper: the active lattice of
+    a damaged particle), against the charge through r = R, over the charge passed either way."""
+    c_max = stepper.material.c_max
+    lost = c_max * stepper.volumes @ (x_start - history.final_state)  # mol/sr
     passed = history.charge[-1] / stepper.specific_charge * mesh.radius**2 / FARADAY  # mol/sr
     throughput = history.throughput / stepper.specific_charge * mesh.radius**2 / FARADAY
-    balance = abs(lost - passed) / throughput if throughput > 0 else 0.0
-    return SphereSolution(history=history, li_balance_error=float(balance), mesh=mesh)
+    return float(abs(lost - passed) / throughput) if throughput > 0 else 0.0
