@@ -181,6 +181,9 @@ class ConstantDamage:
     def li_balance(self, stepper, x_start, history):
         return 0.0
 
+    def difference(self, one, two):
+        return one.difference(two, self.layer_scale, self.face_size)
+
 
 def run_constant(feedback, options):
     material = cm.load_material("nc91")

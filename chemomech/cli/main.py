@@ -2,6 +2,8 @@
     chemomech run CONFIG [--out DIR] [--set key=value ...] [--force] [-q | -qq | --quiet] [--allow-large]
     chemomech plot RUN [RUN ...] --out FIGURE            voltage vs SoC (cycling runs: per cycle)
     chemomech plot RUN --dqdv --out FIGURE                dQ/dV vs voltage per cycle, peaks labelled
+    chemomech plot RUN RUN ... --out FIGURE               cycling runs: capacity retention vs cycle
+    chemomech plot RUN --figure damage --out FIGURE       damage fields of a cycled particle
     chemomech slices RUN [RUN ...] --out FIGURE          mid-plane slices of voxel runs
     chemomech export RUN [--snapshot N] [--format vtu|xdmf] [--out FILE]
     chemomech xrd RUN ...        synthetic operando powder XRD (cli/xrd_command.py)
@@ -117,12 +119,34 @@ def _plot(args) -> int:
 
         print(f"wrote {plot_dqdv(open_run(args.runs[0]), args.out)}")
         return 0
+    if args.figure == "damage":  # the damage fields of one cycled particle
+        if len(args.runs) > 1:
+            raise ChemomechError("--figure damage draws one run at a time; give one run directory")
+        from chemomech.io.results import snapshot_index
+        from chemomech.plotting.cycle_life import plot_damage
+
+        ds = open_run(args.runs[0])
+        snapshot_index(ds, args.snapshot, "--snapshot", repr(args.runs[0]))
+        print(f"wrote {plot_damage(ds, args.out, snapshot=args.snapshot)}")
+        return 0
+    if args.figure == "retention" or (len(args.runs) > 1 and args.figure == "auto"
+                                      and all(is_cycling_run(open_run(run)) for run in args.runs)):
+        from chemomech.plotting.cycle_life import plot_retention
+
+        runs = {}
+        for run in args.runs:
+            ds = open_run(run)
+            label = f"{run_label(ds)} ({Path(run).name})"
+            runs[label] = ds
+        print(f"wrote {plot_retention(runs, args.out)}")
+        return 0
     results = {}
     for run in args.runs:
         ds = open_run(run)
         if is_cycling_run(ds):  # voltage vs capacity per cycle, capacity and efficiency vs cycle
             if len(args.runs) > 1:
-                raise ChemomechError(f"{run!r} is a cycling run; plot one cycling run at a time")
+                raise ChemomechError(f"{run!r} is a cycling run and {args.runs[0]!r} is not; plot cycling runs "
+                                     f"together (retention vs cycle) or one run at a time")
             rates = ds["cycle_discharge_c_rate"].values
             rates = np.unique(rates[np.isfinite(rates)])
             # a rate test steps the discharge through several rates (formation + ageing: two)
@@ -190,10 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="voltage vs SoC of run directories, or capacity vs C-rate/size of a sweep directory")
     plot.add_argument("runs", nargs="+", help="run directories, or one sweep directory (holds summary.nc)")
     plot.add_argument("--out", required=True, help="figure file (.png, .pdf, .svg)")
-    plot.add_argument("--figure", default="auto", choices=("auto", "cycling", "rate", "dqdv"),
+    plot.add_argument("--figure", default="auto", choices=("auto", "cycling", "rate", "dqdv", "retention", "damage"),
                       help="cycling runs: voltage-capacity per cycle and capacity/efficiency vs cycle (cycling), "
                            "or discharge curves and capacity vs C-rate (rate); auto: rate when the discharges "
-                           "step through three or more C-rates; dqdv: as --dqdv")
+                           "step through three or more C-rates; dqdv: as --dqdv; retention: capacity retention "
+                           "vs cycle of several cycling runs (auto when several are given); damage: the damage "
+                           "fields of one cycle-life run at --snapshot")
+    plot.add_argument("--snapshot", type=int, default=-1,
+                      help="--figure damage: the snapshot to draw (default -1, the last)")
     plot.add_argument("--dqdv", action="store_true",
                       help="differential capacity dQ/dV vs voltage of one run, per cycle, with the H1-M, M-H2 "
                            "and H2-H3 peaks labelled (chemomech.analysis.dqdv)")

@@ -9,16 +9,19 @@ damage is extrapolated: a jump of k cycles from cycle n is
     two half jumps:  D_m = D_n + h dD(D_n),  cycle n + h simulated with D_m,
                      D_b = D_m + (k - h) dD(D_m)             (h = k // 2)
 
-The difference |D_a - D_b| (DamageState.difference: active fraction, layer thickness
-over layer_scale, crack lengths over the face size) estimates the error of the one jump
+The difference |D_a - D_b| (the model's difference: DamageState.difference, the active
+fraction, layer thickness and share of boundary broken; polycrystals add the share of
+lattice in grains cut off) estimates the error of the one jump
 (forward Euler in the cycle number, error ~ k^2). The jump is accepted when it is within
 `tolerance` (D_b is kept: the more accurate of the two; cycle n + h was a real simulated
 cycle and is recorded), and the next jump is k * min(2, 0.9 sqrt(tol / err)); otherwise k
 shrinks by the same rule and the jump is tried again. Jumps stay inside a block of the
 protocol (cycles of one block are alike) and land on every cycle that must be simulated:
 the first and last of each block, the retention reference, the cycles whose states are
-kept, and the last. A jump of one cycle is cycle-by-cycle simulation, exact by definition;
-with min_jump > 1 a jump that must fall below it is an error.
+kept, and the last. A jump of one cycle is cycle-by-cycle simulation, exact by definition
+(a rejected jump of two or three cycles keeps its middle cycle as that next cycle, and
+jumping is tried again from there); with min_jump > 1 a jump that must fall below it is
+an error.
 
 Skipped cycles have no time series: their charge and discharge capacities are
 interpolated linearly in the cycle number between the simulated cycles around them and
@@ -152,7 +155,7 @@ def run_cycle_life(model, x_start: np.ndarray, experiment: Experiment, solver, c
             end_reason = f"cycle {n + h} cannot run on the damaged particle: {error}"
             break
         two = middle_state.advance(middle.increment, k - h, model.face_size)
-        error = one.difference(two, model.layer_scale, model.face_size)
+        error = model.difference(one, two)
         if not np.isfinite(error):
             raise SolverError(f"cycle jumping at cycle {n}: the damage increment is not finite; allowed: "
                               f"degradation parameters in their ranges (models/README.md, 'Degradation')")
@@ -174,7 +177,14 @@ def run_cycle_life(model, x_start: np.ndarray, experiment: Experiment, solver, c
                     f"by {error:.2e} > degradation.jump_tolerance = {options.tolerance:g}, and a shorter one is below "
                     f"degradation.min_jump_cycles = {options.min_jump}; allowed: a larger jump_tolerance, or "
                     f"min_jump_cycles = 1 (cycle by cycle)")
-            jump = 1
+            # cycle by cycle: the middle cycle n + h was simulated with D_n + h dD(D_n); with
+            # h = 1 that is exactly the next cycle, kept instead of run again
+            state = state.advance(current.increment, 1, model.face_size)
+            x = current.history.final_state
+            n += 1
+            if h == 1:
+                simulated[n] = current = middle
+            jump = 2  # try jumping again from the next cycle
     return _assemble(simulated, state, total, accepted, rejected, end_reason, keep_cycles)
 
 

@@ -29,7 +29,7 @@ class SphereDamage:
     (cycle_jumping.run_cycle_life's `model`)."""
 
     face_size = np.inf  # no grain-boundary faces
-    layer_scale = 100e-9  # layer thickness that counts as 1 in the jump error [m] (changes capacity by ~1e-3 per nm... see state.py)
+    layer_scale = 100e-9  # layer thickness that counts as 1 in the jump error [m]
     resolution_hint = "more particle.cells or "
 
     def __init__(self, material, mesh, params, mechanisms, temperature, physics):
@@ -47,6 +47,10 @@ class SphereDamage:
         """phi_i = exp(-s_i) (1 - f_i(L)) [-] (module docstring)."""
         shell = sphere_shell_fractions(self.edges, state.layer_thickness)
         return state.lattice_fraction * (1.0 - shell)
+
+    def difference(self, one: DamageState, two: DamageState) -> float:
+        """The jump error of cycle_jumping (DamageState.difference)."""
+        return one.difference(two, self.layer_scale, self.face_size)
 
     def stepper(self, state: DamageState) -> SphereStepper:
         phi = np.maximum(self.active_fraction(state), PHI_FLOOR)

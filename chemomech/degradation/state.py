@@ -68,18 +68,27 @@ class DamageState:
                                   (lost_before * self.x_inactive + newly * increment.x_top) / lost_after, 0.0)
         crack = self.crack_length + cycles * increment.crack_length
         cracked = self.cracked | (crack >= face_size)
-        crack = np.where(cracked, np.maximum(crack, face_size if np.isfinite(face_size) else crack), crack)
+        crack = np.where(cracked, face_size, crack)  # a broken face's crack spans the face
         return DamageState(lattice_loss=loss, x_inactive=x_inactive, layer_sq=self.layer_sq + cycles * increment.layer_sq,
                            crack_length=crack, cracked=cracked)
 
     def difference(self, other: "DamageState", layer_scale: float, face_size: float) -> float:
-        """Largest difference between two states, each variable on the scale of its effect
-        on capacity [-]: the active fraction phi (absolute), the layer thickness over
-        layer_scale [m], crack lengths over face_size [m] (a broken face counts 1)."""
-        parts = [float(np.max(np.abs(self.lattice_fraction - other.lattice_fraction), initial=0.0)),
+        """Difference between two states, each variable on the scale of its effect on
+        capacity [-]: the largest of the root mean square over the cells of the difference
+        in active fraction phi (as the time integrator's error norm: one voxel of many does
+        not set the jump of the whole particle), the layer thickness difference over
+        layer_scale [m], and the difference in the mean over the faces of the crack length
+        over face_size [m] (the share of boundary broken: single faces break suddenly once
+        their stress intensity reaches the toughness, so face by face two runs differ in
+        which faces broke first; what the particle feels is how much of the boundary did)."""
+        parts = [_rms(self.lattice_fraction - other.lattice_fraction),
                  abs(self.layer_thickness - other.layer_thickness) / layer_scale]
         if self.crack_length.size:
             a = np.minimum(self.crack_length, face_size)
             b = np.minimum(other.crack_length, face_size)
-            parts.append(float(np.max(np.abs(a - b)) / face_size))
+            parts.append(abs(float(np.mean(a - b))) / face_size)
         return max(parts)
+
+def _rms(values: np.ndarray) -> float:
+    """sqrt(mean(values^2)), 0 for no values."""
+    return float(np.sqrt(np.mean(values**2))) if values.size else 0.0

@@ -58,12 +58,13 @@ class SphereRun:
         phi = np.array([self.damage.active_fraction(state) for state in states])
         lattice = np.array([state.lattice_fraction for state in states])
         inactive_x = np.array([state.x_inactive for state in states])
+        kept = np.where(lattice < 1.0, inactive_x, np.nan)  # NaN where no lattice was lost
         dims = ("snapshot", "r")
         return {
             "x_li": lattice * x_active + (1.0 - lattice) * inactive_x,
             "x_li_active": (dims, x_active, {"units": "1", "long_name": "Li site fraction of the active lattice"}),
             "active_fraction": (dims, phi, {"units": "1", "long_name": "share of the cell's lattice that stores Li (not inactivated, not rock salt)"}),
-            "inactive_x_li": (dims, inactive_x, {"units": "1", "long_name": "Li site fraction kept by the inactive lattice"}),
+            "inactive_x_li": (dims, kept, {"units": "1", "long_name": "Li site fraction kept by the inactive lattice (NaN: none lost)"}),
             "rock_salt_thickness": ("snapshot", np.array([state.layer_thickness for state in states]),
                                     {"units": "m", "long_name": "surface rock-salt layer thickness"}),
         }

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemomech.constants import TEMPERATURE_DEFAULT
+from chemomech.degradation.cycle_jumping import run_cycle_life
+from chemomech.degradation.voxels import VoxelDamage
 from chemomech.geometry.voxel import (
     VoxelParticle,
     grain_boundary_faces,
@@ -17,7 +20,7 @@ from chemomech.materials.material import Material
 from chemomech.mechanics.grain_boundary import boundary_tractions, traction_summary
 from chemomech.mechanics.lattice_strain import grain_stiffness, snapshot_mechanics
 from chemomech.simulation.records import plan_state
-from chemomech.transport.voxel_transport import VoxelSolution, run_voxels
+from chemomech.transport.voxel_transport import VoxelSolution, run_voxels, voxel_connectivity
 
 
 def voxel_particle(particle: dict) -> VoxelParticle:
@@ -47,6 +50,13 @@ VOXEL_FIELDS = {  # name: (units, long_name) of the per-snapshot fields over (z,
 }
 
 
+DAMAGE_FIELDS = {  # name: (units, long_name) of a cycle-life run's per-snapshot damage over (z, y, x)
+    "x_li_active": ("1", "Li site fraction of the active lattice"),
+    "active_fraction": ("1", "share of the voxel's lattice that stores Li (not inactivated, not rock salt)"),
+    "inactive_x_li": ("1", "Li site fraction kept by the inactive lattice (NaN: none lost)"),
+}
+
+
 class VoxelRun:
     """Adapter of the voxel particles (geometry "single-crystal", "polycrystal") for
     simulation.simulate."""
@@ -54,11 +64,82 @@ class VoxelRun:
     def __init__(self, spec):
         self.spec = spec
         self.particle = voxel_particle(spec.particle)
+        self.damage = self.cycle_life = None
 
     def integrate(self, progress=None) -> VoxelSolution:
         spec = self.spec
-        return run_voxels(spec.material, self.particle, spec.experiment, spec.solver, progress=progress,
-                          keep_cycles=spec.snapshot_cycles or None, physics=spec.physics)
+        if spec.degradation is None:
+            return run_voxels(spec.material, self.particle, spec.experiment, spec.solver, progress=progress,
+                              keep_cycles=spec.snapshot_cycles or None, physics=spec.physics)
+        degradation = spec.degradation
+        damage = self.damage = VoxelDamage(spec.material, self.particle, degradation.parameters,
+                                           degradation.mechanisms, TEMPERATURE_DEFAULT, spec.physics)
+        life = self.cycle_life = run_cycle_life(damage, np.full(damage.n, spec.material.x_initial), spec.experiment,
+                                                spec.solver, spec.material.capacity_nominal, degradation.jumps,
+                                                progress, keep_cycles=spec.snapshot_cycles or None)
+        last = damage.stepper(life.cycles[-1].state)
+        return VoxelSolution(
+            history=life.history, li_balance_error=max(cycle.li_balance_error for cycle in life.cycles),
+            particle=self.particle, connectivity=damage.connectivity, reacting_area=last.reacting_area,
+            face_current_end=last.face_current.copy())
+
+    def damage_snapshots(self, plan, history) -> list:
+        """The damage state each snapshot sees: that held during its cycle."""
+        rows = [k + (1 if w > 0 else 0) for k, w in plan]
+        return [self.cycle_life.states_by_cycle[int(history.cycle[row])] for row in rows]
+
+    def cycle_damage(self) -> dict:
+        """Per-cycle damage over `cycle` at the start of each cycle (skipped cycles
+        interpolated): the mean active fraction, the rock-salt thickness, and for
+        polycrystals the share of boundary faces broken, of active lattice the electrode
+        reaches, and of grains cut off."""
+        life, damage = self.cycle_life, self.damage
+        simulated = np.flatnonzero(life.simulated) + 1
+        cycles = np.arange(1, life.simulated.size + 1)
+        states = [life.states_by_cycle[c] for c in simulated]
+        series = {
+            "active_fraction_mean": ([damage.active_fraction(s).mean() for s in states],
+                                     {"units": "1", "long_name": "mean active lattice fraction at the start of the cycle"}),
+            "rock_salt_thickness_cycle": ([s.layer_thickness for s in states],
+                                          {"units": "m", "long_name": "rock-salt layer thickness at the start of the cycle"}),
+        }
+        if damage.fatigue:
+            series["cracked_boundary_fraction"] = ([s.cracked.mean() if s.cracked.size else 0.0 for s in states],
+                                                   {"units": "1", "long_name": "share of grain-boundary faces broken through"})
+            series["wired_lattice_fraction"] = ([damage.wired_share(s) for s in states],
+                                                {"units": "1", "long_name": "share of the active lattice the electrode reaches through the boundaries"})
+            series["isolated_grain_fraction"] = ([float(np.mean(damage.grain_wiring(s) == 0.0)) for s in states],
+                                                 {"units": "1", "long_name": "share of grains cut off from the electronic network"})
+        return {name: ("cycle", np.interp(cycles, simulated, values), attrs) for name, (values, attrs) in series.items()}
+
+    def damage_variables(self, fields: dict, states: list, dims: tuple) -> dict:
+        """A cycle-life run's damage on the snapshots: the per-voxel fields, the rock-salt
+        layer (its thickness, and on the grid on every voxel with a reacting face), and for
+        polycrystals the crack length and broken state of every boundary face, the broken
+        faces around each voxel and the electronic wiring of each grain and voxel
+        (the grid fields are what the ParaView export writes)."""
+        damage = self.damage
+        grid = lambda values: np.array([damage.field(v) for v in values], dtype=np.float32)  # noqa: E731
+        out = {name: (dims, fields[name], {"units": units, "long_name": long_name})
+               for name, (units, long_name) in DAMAGE_FIELDS.items()}
+        out["rock_salt_thickness"] = ("snapshot", np.array([s.layer_thickness for s in states]),
+                                      {"units": "m", "long_name": "surface rock-salt layer thickness"})
+        on_surface = damage.reacting_area_per_voxel > 0
+        out["rock_salt_thickness_voxel"] = (dims, grid([np.where(on_surface, s.layer_thickness, 0.0) for s in states]),
+                                            {"units": "m", "long_name": "rock-salt layer on the voxel's reacting faces (0: none)"})
+        if damage.fatigue:
+            wiring = [damage.grain_wiring(s) for s in states]
+            out["gb_crack_length"] = (("snapshot", "gb_face"), np.array([s.crack_length for s in states], dtype=np.float32),
+                                      {"units": "m", "long_name": "crack length on the grain-boundary face"})
+            out["gb_cracked"] = (("snapshot", "gb_face"), np.array([s.cracked for s in states]),
+                                 {"long_name": "grain-boundary face broken through"})
+            out["grain_wiring"] = (("snapshot", "grain"), np.array(wiring),
+                                   {"units": "1", "long_name": "share of the grain's faces the electrode reaches (0: cut off)"})
+            out["cracked_faces_voxel"] = (dims, grid([damage.cracked_faces_per_voxel(s) for s in states]),
+                                          {"units": "1", "long_name": "broken grain-boundary faces of the voxel"})
+            out["wiring_voxel"] = (dims, grid([w[damage.connectivity.grain] for w in wiring]),
+                                   {"units": "1", "long_name": "electronic wiring of the voxel's grain (0: cut off)"})
+        return out
 
     def fields(self, solution: VoxelSolution, plan, progress: bool = False) -> tuple[dict, dict, dict]:
         """x_li and, with mechanics on, the elastic fields of every snapshot over (z, y, x);
@@ -83,8 +164,21 @@ class VoxelRun:
             from tqdm.auto import tqdm
 
             snapshots = tqdm(snapshots, desc="mechanics", unit="snapshot", leave=False, disable=not mechanics)
+        damage_states = self.damage_snapshots(plan, solution.history) if self.cycle_life is not None else None
+        if damage_states is not None:
+            damage_fields = {name: np.full((count, *shape), np.nan, dtype=np.float32)
+                             for name in ("x_li_active", "active_fraction", "inactive_x_li")}
         for n in snapshots:
-            x_grid = solution.field(plan_state(solution.history, *plan[n]))
+            x_active = plan_state(solution.history, *plan[n])
+            if damage_states is not None:  # x of the layered lattice: active and inactive mixed
+                state = damage_states[n]
+                damage_fields["x_li_active"][n] = solution.field(x_active)
+                damage_fields["active_fraction"][n] = solution.field(self.damage.active_fraction(state))
+                damage_fields["inactive_x_li"][n] = solution.field(
+                    np.where(state.lattice_fraction < 1.0, state.x_inactive, np.nan))  # NaN: no lattice lost
+                x_active = self.damage.lattice_x(state, x_active)
+            x_grid = solution.field(x_active)
+            del x_active  # not held into the next snapshot (peak memory)
             fields["x_li"][n] = x_grid
             if not mechanics:
                 continue
@@ -131,6 +225,8 @@ class VoxelRun:
                                              {"units": "m", "long_name": "grain-boundary face centre (x, y, z)"})
             data_vars["gb_face_axis"] = ("gb_face", np.array(["z", "y", "x"])[gb_faces.axis],
                                          {"long_name": "grid axis normal to the face"})
+        if damage_states is not None:
+            data_vars.update(self.damage_variables(damage_fields, damage_states, dims))
         summary = summarize_voxels(material, solution, fields, rotation if mechanics else None)
         summary["mechanics_iterations"] = mechanics_iterations
         if self.spec.physics.needs_stress:  # elastic solves of the staggered coupling
@@ -176,5 +272,6 @@ def summarize_voxels(material: Material, solution: VoxelSolution, fields: dict, 
             "lattice_tilt_p95_end_deg": float(np.degrees(np.percentile(tilt, 95))),
         })
     return summary
+
 
 

@@ -171,10 +171,19 @@ class VoxelSolution(TransportSolution):
 
 class VoxelStepper:
     """Backward-Euler step of the voxel particle for integrator.run_protocol; with
-    coupling options on (`physics`), self.coupling is their VoxelCoupling, else None."""
+    coupling options on (`physics`), self.coupling is their VoxelCoupling, else None.
+
+    A damaged particle (degradation/) gives active_fraction (N,) [-], the share of each
+    voxel's lattice that stores Li (the balance becomes phi_i dx_i/dt = div(...) - rate_i),
+    face_scale (N, 6) [-], the scale of each voxel face's conductance (also of the half
+    voxel under a reacting face), surface_resistance [Ohm m2] in series with the electronic
+    one, and face_wiring (faces,) [-], the share of each reacting face's area the
+    electrode reaches (0 for a grain cut off from the electronic network; the C-rate keeps
+    its pristine reacting area)."""
 
     def __init__(self, material: Material, particle: VoxelParticle, temperature: float = TEMPERATURE_DEFAULT,
-                 physics: PhysicsOptions = PhysicsOptions()):
+                 physics: PhysicsOptions = PhysicsOptions(), active_fraction=None, face_scale=None,
+                 surface_resistance: float = 0.0, face_wiring=None):
         self.connectivity = voxel_connectivity(particle)
         con = self.connectivity
         self.h = particle.voxel_size
@@ -191,7 +200,11 @@ class VoxelStepper:
         self.mass = material.density * self.n * self.volume  # [kg]
         self.specific_charge = self.reacting_area / self.mass  # (C/kg) per (A/m2 s)
         radius_equivalent = (3.0 * self.n * self.volume / (4.0 * np.pi)) ** (1.0 / 3.0)
-        self.ohmic = radius_equivalent / material.electronic_conductivity  # [V per A/m2]
+        self.ohmic = radius_equivalent / material.electronic_conductivity + surface_resistance  # [V per A/m2]
+        self.storage = None if active_fraction is None else np.asarray(active_fraction, dtype=float)
+        self.face_scale = None if face_scale is None else np.asarray(face_scale, dtype=float)
+        if face_wiring is not None:  # grains (partly) cut off: their faces carry less current
+            self.face_area = self.face_area * np.asarray(face_wiring, dtype=float)
         # normal diffusivity factor M_nn of each reacting face's own voxel
         axis = con.face_direction // 2
         self.face_m_normal = self.tensors[con.grain[con.face_cell], axis, axis]
@@ -249,6 +262,8 @@ class VoxelStepper:
                       self.table[TABLE_D])
         if self.coupling is not None:
             d = d * self.coupling.surface_factor(self.connectivity.face_cell)
+        if self.face_scale is not None:
+            d = d * self.face_scale[self.connectivity.face_cell, self.connectivity.face_direction]
         return 0.5 * self.h * self.flux_per_current / (d * self.face_m_normal)
 
     def solve_surface(self, x, total_current=None, phi=None, mu=None):
@@ -333,12 +348,18 @@ class VoxelStepper:
                               self.d_face, self.dd_face, self.flux_shape)
             if coupling is not None:
                 coupling.scale_faces(self.d_face, self.dd_face)
+            if self.face_scale is not None:
+                self.d_face *= self.face_scale
+                self.dd_face *= self.face_scale
             diffusion_divergence(self.d_face, self.flux_shape, self.h, self.divergence)
             if coupling is not None:
                 coupling.add_drift(x, con.grain, self.tensors, self.h, self.divergence)
             residual = (x - x_old) / dt - self.divergence + self.rate
             assemble_stencil(con.nbr, con.grain, self.tensors, self.h, dt, self.d_face, self.dd_face,
                              self.flux_shape, self.rate_slope, self.weight, self.centre)
+            if self.storage is not None:  # phi_i (x_i - x_old,i)/dt: only the storage term changes
+                residual += (self.storage - 1.0) * (x - x_old) / dt
+                self.centre += (self.storage - 1.0) / dt
             if coupling is not None:
                 coupling.add_drift_jacobian(con.grain, self.tensors, self.h, self.weight, self.centre)
             if self.phase:
@@ -430,13 +451,9 @@ def run_voxels(material: Material, particle: VoxelParticle, experiment: Experime
     x = np.full(stepper.n, material.x_initial)
     history = run_protocol(stepper, x, material.x_initial, experiment, solver, material.capacity_nominal,
                            progress, keep_cycles, resolution_hint="a smaller particle.voxel_nm or ")
-    lost = material.c_max * stepper.volume * float(np.sum(x - history.final_state))  # mol
-    passed = history.charge[-1] * stepper.mass / FARADAY  # mol through the surface
-    throughput = history.throughput * stepper.mass / FARADAY
-    balance = abs(lost - passed) / throughput if throughput > 0 else 0.0
     return VoxelSolution(
         history=history,
-        li_balance_error=float(balance),
+        li_balance_error=voxel_li_balance(stepper, material.c_max, x, history),
         particle=particle,
         connectivity=stepper.connectivity,
         reacting_area=stepper.reacting_area,
@@ -445,3 +462,14 @@ def run_voxels(material: Material, particle: VoxelParticle, experiment: Experime
         face_current_end=stepper.face_current.copy(),
         stress_solves=stepper.coupling.solves if stepper.coupling is not None else 0,
     )
+
+
+def voxel_li_balance(stepper: VoxelStepper, c_max: float, x_start: np.ndarray, history) -> float:
+    """Relative Li balance error of a run from x_start: the Li the solid lost, c_max V sum_i
+    phi_i (x_start,i - x_end,i) [mol] (phi_i = 1 unless damaged), against the charge
+    through the surface, over the charge passed either way."""
+    storage = 1.0 if stepper.storage is None else stepper.storage
+    lost = c_max * stepper.volume * float(np.sum(storage * (x_start - history.final_state)))  # mol
+    passed = history.charge[-1] * stepper.mass / FARADAY  # mol through the surface
+    throughput = history.throughput * stepper.mass / FARADAY
+    return float(abs(lost - passed) / throughput) if throughput > 0 else 0.0
