@@ -6,6 +6,10 @@ chemomech: the 2 um NC91 sphere with 100 cells under runs/cycling.toml's protoco
 formation cycles at C/10, then 100 cycles at 0.5C, 2.8-4.5 V; 103 cycles), timed
   solve:    chemomech.transport.sphere_transport.run_sphere (transport over the whole run)
   simulate: chemomech.simulate (solve + snapshots + stress + per-cycle figures + Dataset)
+and the same with the damage of a single crystal (surface layer and lattice inactivation,
+[degradation] of runs/cycle_life_sc.toml) with cycle jumping, and cycle by cycle:
+  damage solve:           chemomech.degradation.cycle_jumping.run_cycle_life
+  damage simulate:        chemomech.simulate of the cycling run with [degradation]
 after one warm-up run (numba compilation, caches), median of `repeats` runs.
 
 PyBaMM (the issue's yardstick, optional: pip install ".[bench]"): the SPM with particle
@@ -24,8 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folde
 
 import chemomech as cm  # noqa: E402
 from bench_sphere_1c import median_time  # noqa: E402
+from chemomech.degradation.cycle_jumping import JumpOptions, run_cycle_life  # noqa: E402
+from chemomech.degradation.parameters import degradation_parameters  # noqa: E402
+from chemomech.degradation.sphere import MECHANISMS, SphereDamage  # noqa: E402
 from chemomech.geometry import SphereMesh  # noqa: E402
 from chemomech.protocol.from_config import experiment_of  # noqa: E402
+from chemomech.transport.coupling import PhysicsOptions  # noqa: E402
+from chemomech.transport.integrator import SolverOptions  # noqa: E402
 from chemomech.transport.sphere_transport import run_sphere  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "runs" / "cycling.toml"
@@ -48,13 +57,32 @@ def main() -> None:
     def pipeline():
         return cm.simulate(CONFIG)
 
+    damaged_config = {**config, "degradation": {"mechanisms": list(MECHANISMS)}}
+
+    def damage_solve(jumps=JumpOptions()):
+        model = SphereDamage(material, mesh, degradation_parameters(material), MECHANISMS, 298.15, PhysicsOptions())
+        x = [material.x_initial] * mesh.cells
+        return run_cycle_life(model, x, experiment, SolverOptions(), material.capacity_nominal, jumps)
+
+    def damage_pipeline():
+        return cm.simulate(damaged_config)
+
     solution = solve()  # warm-up
     pipeline()
+    damaged = damage_solve()
+    every = damage_solve(JumpOptions(enabled=False))
+    damage_pipeline()
     rows = len(solution.time) - 1
     print(f"runs/cycling.toml, NC91, R = 2 um, 100 cells: {experiment.n_cycles} cycles, {rows} time steps, "
           f"Li balance {solution.li_balance_error:.1e}")
+    retention = lambda run: run.discharge_capacity[-1] / run.discharge_capacity[3]  # noqa: E731
+    print(f"with damage: retention {retention(damaged):.4f} from {damaged.simulated.sum()} cycles simulated "
+          f"(cycle by cycle: {retention(every):.4f})")
     print(f"{'what':<28} {'median [s]':>10} {'min [s]':>9} {'max [s]':>9}")
-    for name, function in (("chemomech solve", solve), ("chemomech simulate", pipeline)):
+    for name, function in (("chemomech solve", solve), ("chemomech simulate", pipeline),
+                           ("damage solve (jumping)", damage_solve),
+                           ("damage solve (every cycle)", lambda: damage_solve(JumpOptions(enabled=False))),
+                           ("damage simulate (jumping)", damage_pipeline)):
         med, low, high = median_time(function, args.repeats)
         print(f"{name:<28} {med:10.3f} {low:9.3f} {high:9.3f}")
     if args.no_pybamm:

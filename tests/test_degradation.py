@@ -280,3 +280,56 @@ def test_cycle_life_result_holds_the_damage(tmp_path):
     high = np.maximum(ds.x_li_active.values, ds.inactive_x_li.values) + 1e-12
     assert np.all((lattice >= low) & (lattice <= high))
     assert ds.attrs["cycles_simulated"] <= 5
+
+
+def test_mechanisms_all_are_those_of_the_geometry():
+    """mechanisms = ["all"] resolves to every mechanism the geometry has."""
+    from chemomech.io.config import MECHANISMS_BY_GEOMETRY, resolve_config
+
+    resolved = resolve_config(config(degradation__mechanisms=["all"]))
+    assert resolved["degradation"]["mechanisms"] == list(MECHANISMS_BY_GEOMETRY["sphere-1d"])
+
+
+def test_cycle_life_sweep_spans_material_architecture_and_rate():
+    """runs/cycle_life.sweep.toml: 2 materials x 2 architectures x 2 ageing rates, each
+    point with its architecture's mechanisms and its rate in the ageing steps, named by the
+    labels of the labelled protocol axis."""
+    from pathlib import Path
+
+    from chemomech.sweep.sweep_file import load_sweep
+
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "runs" / "cycle_life.sweep.toml")
+    assert len(sweep.points) == 8
+    point = next(p for p in sweep.points if p.name == "material=nm91__geometry=polycrystal__blocks=1C")
+    assert point.config["degradation"]["mechanisms"] == ["surface_layer", "lattice_inactivation", "boundary_fatigue"]
+    assert point.config["protocol"]["blocks"][1]["steps"][0] == "Charge at 1C until 4.5 V"
+    assert [axis.labels for axis in sweep.axes][-1] == ("0.5C", "1C")
+
+
+@pytest.mark.parametrize("axis, message", [
+    ({"labels": ["a"], "values": []}, "two non-empty lists of the same length"),
+    ({"labels": ["a", "a"], "values": [1, 2]}, "distinct non-empty strings"),
+])
+def test_labelled_axis_errors(axis, message):
+    from chemomech.sweep.sweep_file import load_sweep
+
+    sweep = {"base": config(), "axes": {"protocol.blocks": axis}}
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(sweep)
+
+
+@pytest.mark.parametrize("architecture", ["SC", "PC"])
+def test_example_configs_are_the_validation_rows(architecture):
+    """runs/cycle_life_sc.toml and _pc.toml run the particles, protocol and mechanisms of
+    the cycle-life calibration rows (chemomech/validation/cycle_life.py), so the examples
+    and `chemomech validate --case cycle-life` cannot drift apart."""
+    from pathlib import Path
+
+    from chemomech.io.config import resolve_config
+    from chemomech.validation.cycle_life import cycle_life_config
+
+    runs = Path(__file__).resolve().parents[1] / "runs"
+    example = resolve_config(runs / f"cycle_life_{architecture.lower()}.toml")
+    row = resolve_config(cycle_life_config(architecture, "nc91", 0.5))
+    for section in ("material", "particle", "protocol", "degradation"):
+        assert example[section] == row[section], section

@@ -127,7 +127,8 @@ OPTIONAL_SCHEMA: dict[str, dict[str, Key]] = {
     # cycle life (chemomech/degradation/): damage mechanisms, off unless listed
     "degradation": {
         "mechanisms": Key(list, [], "damage mechanisms of a cycle-life run: surface_layer, lattice_inactivation, "
-                                    "boundary_fatigue (polycrystal) ([]: no damage)", structured=True, optional=True),
+                                    "boundary_fatigue (polycrystal), or [\"all\"]: every one the geometry has "
+                                    "([]: no damage)", structured=True, optional=True),
         "cycle_jumping": Key(bool, True, "extrapolate the damage between simulated cycles (false: every cycle in full)", optional=True),
         "jump_tolerance": Key(float, 2e-3, "largest difference of one jump and two half jumps in the damage [-] "
                                            "(active fraction; layer thickness per 100 nm; crack length per face)",
@@ -406,12 +407,14 @@ def _check_degradation(resolved: dict, mat) -> None:
                           f"allowed: list mechanisms, e.g. mechanisms = [\"surface_layer\", \"lattice_inactivation\"]")
     geometry = resolved["particle"]["geometry"]
     allowed = MECHANISMS_BY_GEOMETRY[geometry]
+    if mechanisms == ["all"]:  # every mechanism the geometry has (sweeps across architectures)
+        mechanisms = table["mechanisms"] = list(allowed)
     for name in mechanisms:
         if name not in allowed:
             everything = MECHANISMS_BY_GEOMETRY["polycrystal"]
             why = f"a {geometry} particle has no grain boundaries" if name in everything else "unknown mechanism"
             raise ConfigError(f"degradation.mechanisms: {name!r}: {why}; allowed for geometry = \"{geometry}\": "
-                              f"{', '.join(allowed)}")
+                              f"{', '.join(allowed)}, or [\"all\"]")
     if len(set(mechanisms)) != len(mechanisms):
         raise ConfigError(f"degradation.mechanisms = {mechanisms!r}: a mechanism is listed twice; list each once")
     protocol = resolved["protocol"]

@@ -119,7 +119,10 @@ class VoxelRun:
         faces around each voxel and the electronic wiring of each grain and voxel
         (the grid fields are what the ParaView export writes)."""
         damage = self.damage
-        grid = lambda values: np.array([damage.field(v) for v in values], dtype=np.float32)  # noqa: E731
+
+        def grid(per_snapshot):  # per-voxel values of each snapshot on the (z, y, x) grid
+            return np.array([damage.field(values) for values in per_snapshot], dtype=np.float32)
+
         out = {name: (dims, fields[name], {"units": units, "long_name": long_name})
                for name, (units, long_name) in DAMAGE_FIELDS.items()}
         out["rock_salt_thickness"] = ("snapshot", np.array([s.layer_thickness for s in states]),

@@ -8,6 +8,7 @@ grid of run configurations, every one validated before anything runs.
     material = ["nc91", "nm91"]                                 # a list of values
     "protocol.c_rate" = [0.1, 0.2, 0.33, 0.5, 1, 2]
     "particle.radius_um" = {start = 0.5, stop = 5.0, num = 10}  # a range
+    "protocol.blocks" = {labels = ["0.5C", "1C"], values = [[...], [...]]}  # labelled values
 
 Axis and [set] keys are run-configuration keys written with dots: `material`,
 `section.key` for the keys of chemomech.io.config.SCHEMA (particle.radius_um,
@@ -18,6 +19,10 @@ other members keeping their proportions while they fill the rest, e.g.
     "material.blend.nc91" = {start = 0, stop = 1, num = 6}    # with base material
                                                               # { blend = { nc91 = 0.5, nm91 = 0.5 } }
 Unquoted dotted keys (TOML nested tables) mean the same as quoted ones.
+
+Labelled values ({labels, values}, two lists of the same length) give any values - a
+protocol's blocks, a list of mechanisms - with the names the points and summary.nc use
+for them (labels: distinct strings).
 
 Ranges (inclusive of both ends; values rounded to 12 significant digits so that
 0.1 + 0.2 prints as 0.3):
@@ -53,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from chemomech.errors import ChemomechError, ConfigError, MaterialError
-from chemomech.io.config import SCHEMA, flatten_keys, material_in_folder, read_config, resolve_config
+from chemomech.io.config import OPTIONAL_SCHEMA, SCHEMA, flatten_keys, material_in_folder, read_config, resolve_config
 from chemomech.materials.blend import BLEND, check_blend, material_source, resolve_members, with_fraction
 
 SWEEP_KEYS = ("base", "set", "axes")
@@ -74,6 +79,7 @@ class Axis:
     name: str
     values: tuple
     labels: tuple
+    labelled: bool = False  # labels given in the sweep file ({labels, values}): point names use them
 
 
 @dataclass(frozen=True)
@@ -158,10 +164,13 @@ def load_sweep(source: str | Path | dict) -> Sweep:
         _check_key(key, where, "axes")
         if key in fixed:
             raise ConfigError(f"{where}{key!r} is both an axis and in [set]; give it in one place")
+        if _is_labelled(spec):
+            values_by_key[key] = _labelled_values(key, spec, where)
+            continue
         values = _axis_values(key, spec, where)
         if key == "material":
             values = [_material_beside(v, folder) for v in values]
-        values_by_key[key] = values
+        values_by_key[key] = (values, None)
     axes = _make_axes(values_by_key)
 
     total = int(np.prod([len(a.values) for a in axes]))
@@ -211,13 +220,28 @@ def _is_range(value) -> bool:
     return isinstance(value, dict) and "start" in value
 
 
+def _is_labelled(value) -> bool:
+    return isinstance(value, dict) and set(value) == {"labels", "values"}
+
+
+def _labelled_values(key: str, spec: dict, where: str) -> tuple[list, list]:
+    """(values, labels) of a labelled axis {labels = [...], values = [...]}: the same
+    non-zero length, labels distinct non-empty strings."""
+    values, labels = spec["values"], spec["labels"]
+    if not isinstance(values, list) or not isinstance(labels, list) or not values or len(values) != len(labels):
+        raise ConfigError(f"{where}axis {key!r}: labels and values must be two non-empty lists of the same length")
+    if not all(isinstance(label, str) and label for label in labels) or len(set(labels)) != len(labels):
+        raise ConfigError(f"{where}axis {key!r}: labels = {labels!r}: must be distinct non-empty strings")
+    return values, labels
+
+
 def _flatten(table: dict, where: str, section: str, ranges: bool, prefix: str = "") -> dict:
     """Nested tables (unquoted dotted TOML keys) -> {dotted key: value}; with ranges=True a
     table holding `start` is a range, not a nesting level."""
     flat = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and not (ranges and _is_range(value)):
+        if isinstance(value, dict) and not (ranges and (_is_range(value) or _is_labelled(value))):
             nested = _flatten(value, where, section, ranges, f"{dotted}.")
             if not nested:
                 raise ConfigError(f"{where}[{section}] {dotted!r}: an empty table; give values")
@@ -232,13 +256,14 @@ def _flatten(table: dict, where: str, section: str, ranges: bool, prefix: str = 
 def config_keys() -> list[str]:
     """The dotted run-configuration keys a sweep may vary."""
     return ["material", "material.blend.<end member>", "material_overrides.<material key>",
-            *(f"{section}.{name}" for section, keys in SCHEMA.items() for name in keys)]
+            *(f"{section}.{name}" for schema in (SCHEMA, OPTIONAL_SCHEMA) for section, keys in schema.items()
+              for name in keys)]
 
 
 def schema_key(key: str):
     """The chemomech.io.config.Key of a dotted `section.name`, or None (material keys)."""
     section, _, name = key.partition(".")
-    return SCHEMA.get(section, {}).get(name)
+    return SCHEMA.get(section, {}).get(name) or OPTIONAL_SCHEMA.get(section, {}).get(name)
 
 
 def _check_key(key: str, where: str, section: str) -> None:
@@ -370,18 +395,25 @@ def _short(value) -> str:
 
 
 def _make_axes(values_by_key: dict) -> tuple[Axis, ...]:
-    """Axes with dimension names: the last part of the key (c_rate, radius_um, material),
-    or the whole key with dots as "_" where two keys end alike."""
+    """Axes from {key: (values, labels or None)}, with dimension names: the last part of
+    the key (c_rate, radius_um, material), or the whole key with dots as "_" where two keys
+    end alike."""
     short = {key: key.rsplit(".", 1)[-1] for key in values_by_key}
     names = {key: (s if list(short.values()).count(s) == 1 else key.replace(".", "_")) for key, s in short.items()}
-    return tuple(Axis(key=key, name=names[key], values=tuple(values), labels=tuple(_label(v) for v in values))
-                 for key, values in values_by_key.items())
+    return tuple(Axis(key=key, name=names[key], values=tuple(values),
+                      labels=tuple(labels) if labels is not None else tuple(_label(v) for v in values),
+                      labelled=labels is not None)
+                 for key, (values, labels) in values_by_key.items())
 
 
 def point_name(axes: tuple[Axis, ...], values: tuple) -> str:
-    """"material=nc91__c_rate=0.33": the axis values, file-system safe."""
-    text = "__".join(f"{axis.key.rsplit('.', 1)[-1]}={_short(v)}" for axis, v in zip(axes, values))
-    return NAME_UNSAFE.sub("_", text)
+    """"material=nc91__c_rate=0.33": the axis values (a labelled axis: the value's label),
+    file-system safe."""
+    parts = []
+    for axis, v in zip(axes, values):
+        text = axis.labels[axis.values.index(v)] if axis.labelled else _short(v)
+        parts.append(f"{axis.key.rsplit('.', 1)[-1]}={text}")
+    return NAME_UNSAFE.sub("_", "__".join(parts))
 
 
 def _expand(base: dict, axes: tuple[Axis, ...], where: str) -> tuple[SweepPoint, ...]:

@@ -64,6 +64,13 @@ CASES: dict[str, Case] = {
         Case("finding-polycrystal", "finding",
              "grain-boundary traction NC91 vs NM91, small polycrystal (R = 2 um, 0.4 um grains), C/10",
              later("findings", "polycrystal_case"), 40.0),
+        Case("cycle-life-sphere", "finding",
+             "cycle life of the single-crystal damage on the 1-D calibration sphere, NC91/NM91 at 0.5C and 1C (reported)",
+             later("cycle_life", "sphere_case"), 3.0),
+        Case("cycle-life", "calibration",
+             "retention after 100 cycles: SC/PC x NC91/NM91 x 0.5C/1C; rows SC-NC91 and PC-NC91 at 0.5C fitted, the rest "
+             "predicted; voxel runs (~1-2 h), only with --case",
+             later("cycle_life", "cycle_life_case"), 5400.0, default=False),
         Case("finding-polycrystal-full", "finding",
              "the same at full size (runs/polycrystal.toml: R = 5 um, 15,625 grains; 10 + 17 min); only with --case",
              later("findings", "polycrystal_full_case"), 1650.0, default=False),
