@@ -333,3 +333,16 @@ def test_example_configs_are_the_validation_rows(architecture):
     row = resolve_config(cycle_life_config(architecture, "nc91", 0.5))
     for section in ("material", "particle", "protocol", "degradation"):
         assert example[section] == row[section], section
+
+
+def test_a_kept_cycle_starts_where_the_cycle_before_ended():
+    """The first snapshot of a kept cycle is the state the previous cycle ended in (here
+    cycle 4's end, kept in a second run), though that cycle's states were not kept."""
+    def snapshots(cycle):
+        return cm.simulate(config(output={"snapshot_cycles": [cycle], "snapshots": 2},
+                                  degradation={"mechanisms": ["lattice_inactivation"], "cycle_jumping": False}))
+
+    start = snapshots(5).isel(snapshot=0)  # the start of cycle 5 (the row cycle 4 ended on)
+    end = snapshots(4).isel(snapshot=-1)
+    assert float(start.snapshot_time) == pytest.approx(float(end.snapshot_time), rel=1e-12)
+    assert start.x_li_active.values == pytest.approx(end.x_li_active.values, abs=1e-12)

@@ -123,6 +123,8 @@ def run_cycle_life(model, x_start: np.ndarray, experiment: Experiment, solver, c
                                None, None, resolution_hint=model.resolution_hint, uniform_start=first)
         increment = model.increment(damage, stepper, history)
         balance = model.li_balance(stepper, x_from, history)
+        if keep_cycles is not None and number not in keep_cycles:  # its states served the increment
+            history.states, history.state_rows = [], np.zeros(0, dtype=np.int64)
         if progress is not None:
             progress(min(1.0, number / total), f"cycle {number}/{total} (simulated {len(simulated) + 1})")
         return SimulatedCycle(number, damage, history, increment, balance)
@@ -226,11 +228,12 @@ def _assemble(simulated: dict, state, total: int, accepted: int, rejected: int, 
             q.append(q0 + h.charge[row])
             step.append(len(records) + int(h.step[row]))
             cycle.append(number)
-        if keep:
+        if keep:  # row 0 of a later cycle is the previous cycle's last row: stored once
             for state_row, stored in zip(h.state_rows, h.states):
-                if state_row >= first:
+                row = offset_rows + int(state_row)
+                if not state_rows or row > state_rows[-1]:
                     states.append(stored)
-                    state_rows.append(offset_rows + int(state_row))
+                    state_rows.append(row)
         for record in h.steps:
             record.cycle = number
             record.start_time += t0
