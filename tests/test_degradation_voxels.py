@@ -176,3 +176,19 @@ def test_polycrystal_cycle_life_result_and_export(tmp_path):
     mesh = meshio.read(export_run(run_dir, snapshot=ds.sizes["snapshot"] - 1))
     for name in ("active_fraction", "inactive_x_li", "rock_salt_thickness_voxel", "cracked_faces_voxel", "wiring_voxel"):
         assert name in mesh.cell_data
+
+
+def test_faces_cut_off_do_not_end_a_step():
+    """surface_range, which ends a step when a reacting surface empties or fills, reads only
+    faces that pass current: a grain cut off (wiring 0) may sit at x = 1 on discharge."""
+    particle = small_crystal()
+    plain = VoxelStepper(NC91, particle)
+    faces = plain.connectivity.face_cell
+    wiring = np.ones(faces.size)
+    wiring[: faces.size // 2] = 0.0
+    stepper = VoxelStepper(NC91, particle, face_wiring=wiring)
+    x = np.full(plain.n, 0.5)
+    x[faces[: faces.size // 2]] = 1.0
+    x[faces[faces.size // 2:]] = 0.6
+    assert plain.surface_range(x)[1] == 1.0
+    assert stepper.surface_range(x) == (0.6, 0.6)

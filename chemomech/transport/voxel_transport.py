@@ -205,6 +205,7 @@ class VoxelStepper:
         self.face_scale = None if face_scale is None else np.asarray(face_scale, dtype=float)
         if face_wiring is not None:  # grains (partly) cut off: their faces carry less current
             self.face_area = self.face_area * np.asarray(face_wiring, dtype=float)
+        self.reacting_cells = con.face_cell[self.face_area > 0] if np.any(self.face_area > 0) else con.face_cell
         # normal diffusivity factor M_nn of each reacting face's own voxel
         axis = con.face_direction // 2
         self.face_m_normal = self.tensors[con.grain[con.face_cell], axis, axis]
@@ -432,7 +433,9 @@ class VoxelStepper:
         return v
 
     def surface_range(self, x):
-        surface = x[self.connectivity.face_cell]
+        """(lowest, highest) x under the reacting faces that pass current (a grain cut off
+        from the electrode, face_wiring 0, does not end a step by its own x)."""
+        surface = x[self.reacting_cells]
         return float(surface.min()), float(surface.max())
 
     @staticmethod
