@@ -192,3 +192,31 @@ def test_faces_cut_off_do_not_end_a_step():
     x[faces[faces.size // 2:]] = 0.6
     assert plain.surface_range(x)[1] == 1.0
     assert stepper.surface_range(x) == (0.6, 0.6)
+
+
+def test_cycled_particle_goes_through_the_measurements():
+    """A small crystal after 4 cycles with strong oxygen loss: XRD, SXDM and XANES of its
+    discharged snapshot work, and XANES sees the inactive lattice still oxidised - the
+    quarter of voxels that lost most lattice has a higher white line (higher Ni valence,
+    from the x the lost lattice kept) than the quarter that lost least (x_li is the layered
+    lattice's mix, phi x + (1 - phi) x_kept)."""
+    ds = cm.simulate({
+        "material": "nc91", "material_overrides": {"degradation.oxygen_loss_rate_per_s": 3e-4},
+        "particle": {"geometry": "single-crystal", "radius_um": 0.4, "voxel_nm": 100.0},
+        "protocol": {"kind": "experiment", "blocks": [{"repeat": 4, "steps": [s.describe() for s in CYCLE]}]},
+        "output": {"snapshot_cycles": [4], "snapshots": 2},
+        "degradation": {"mechanisms": ["lattice_inactivation"], "cycle_jumping": False},
+    })
+    last = ds.isel(snapshot=-1)
+    assert last.snapshot_voltage < 3.0 and int(last.snapshot_cycle) == 4  # the end of the last discharge
+    pattern = cm.observables.xrd(ds, wavelength_A=0.1173)
+    assert np.all(np.isfinite(pattern["intensity"].values))
+    maps = cm.observables.sxdm(ds, snapshot=ds.sizes["snapshot"] - 1, reflection="003", beam_nm=50, step_nm=100,
+                               rocking_deg=2)
+    assert np.isfinite(maps["d_rel"].values).any()
+    xanes = cm.observables.xanes(ds, snapshot=ds.sizes["snapshot"] - 1, voxel_nm=100, spectra=False)
+    white = xanes["white_line_energy"].values
+    phi = last["active_fraction"].values
+    low, high = np.nanpercentile(phi, [25, 75])
+    assert low < high  # the damage is uneven: the surface lost more
+    assert np.nanmean(white[phi <= low]) > np.nanmean(white[phi >= high])

@@ -17,7 +17,10 @@ left, and ends on the first of its limits:
       matches to 1e-6 relative (or its time is bracketed to 1e-12 of the step), so the
       limit is not overshot by a whole step;
     - the surface running out of Li (charge: x <= 1e-4 on the reacting surface) or filling
-      up (discharge: x >= 1 - 1e-4): located in the same way on that surface value.
+      up (discharge: x >= 1 - 1e-4): located in the same way on that surface value; or a
+      state whose surface can no longer pass the current at any electrode potential (a
+      voxel stepper's current_limited, e.g. the half voxels under a damaged surface full
+      on discharge): the step ends at the last state that can, found by bisection on dt.
 A voltage limit that is already passed when the step starts can never be reached: that is
 a ProtocolError naming the step and the voltage it starts at.
 
@@ -200,6 +203,11 @@ def locate_event(stepper, x, dt, hold_voltage, current, event, target, start_val
         if not ok:
             trial = 0.5 * (lo + hi)
             x_t, ok, i_t = stepper.step(x, trial, hold_voltage, current)
+        if not ok:  # no state there (e.g. past a current the surface can pass): beyond the event
+            hi, side = trial, 0
+            if hi - lo <= 1e-12 * dt:
+                return best
+            continue
         f_t = event(x_t, i_t) - target
         if f_t * f_hi > 0:  # the event lies in (lo, trial]
             hi, f_hi = trial, f_t
@@ -214,6 +222,25 @@ def locate_event(stepper, x, dt, hold_voltage, current, event, target, start_val
             side = 1
         if abs(f_t) <= EVENT_TOLERANCE * abs(target) or hi - lo <= 1e-12 * dt:
             return trial, x_t, i_t
+    return best
+
+
+def last_passing_state(stepper, x, dt, current, iterations: int = 40):
+    """The longest step dt* in (0, dt] from x under `current` whose state still passes the
+    current (stepper.current_limited False after its voltage), by bisection on the step
+    length to 2^-iterations of dt. Returns (dt*, x_new, current_new, V)."""
+    lo, hi = 0.0, dt
+    best = None
+    for _ in range(iterations):
+        trial = 0.5 * (lo + hi)
+        x_t, ok, i_t = stepper.step(x, trial, None, current)
+        v_t = stepper.voltage(x_t, i_t) if ok else None
+        if ok and not stepper.current_limited:
+            lo, best = trial, (trial, x_t, i_t, v_t)
+        else:
+            hi = trial
+    if best is None:  # not even the shortest trial passes: stay at x (the step ends where it began)
+        return 0.0, x, current, stepper.voltage(x, current)
     return best
 
 
@@ -427,11 +454,22 @@ def _run_step(stepper, run: _Run, x, x_initial: float, t, q, step: Step, step_in
 
         reason = "time" if lands else None
         v_new = stepper.voltage(x_new, current)
-        if v_limit is not None and ((charging and v_new >= v_limit) or (not charging and v_new <= v_limit)):
+        limited = step.mode == "current" and stepper.current_limited
+        if not limited and v_limit is not None and ((charging and v_new >= v_limit) or (not charging and v_new <= v_limit)):
             v_old = run.voltage[-1] if x_prev is not None else v_start
             dt, x_new, current = locate_event(stepper, x, dt, None, applied, voltage_event, v_limit, v_old)
             v_new = stepper.voltage(x_new, current)
+            limited = stepper.current_limited
             reason, lands = ("v_max" if charging else "v_min"), False
+        if limited:
+            # the new state cannot pass the current at any electrode potential (its surface
+            # is full on discharge, empty on charge; a voltage search there runs off towards
+            # +-inf, which the event location reads as a crossing): the step ends at the
+            # last state that can
+            dt, x_new, current, v_new = last_passing_state(stepper, x, dt, applied)
+            reason, lands = ("surface delithiated" if charging else "surface lithiated"), False
+            if dt == 0.0:  # not even the shortest step passes: the step ends at x, no new row
+                return x, t, q, reason, rejected
         elif i_end is not None and abs(current) <= i_end:
             if last_current is not None and abs(last_current) > i_end:  # crossed in this time step
                 dt, x_new, current = locate_event(stepper, x, dt, hold_voltage, 0.0, current_event, i_end,
