@@ -69,14 +69,13 @@ def test_shell_fractions_add_up_to_the_volume_of_the_shell():
 
 
 def test_inactivation_rate_has_its_two_drivers():
-    """k_O (1 - x/x_O) below x_O, 0 above; beta (sigma/sigma_c)^m for tension only."""
-    params = degradation_parameters(cm.load_material("nc91"))
-    p = replace(params, oxygen_loss_rate_per_s=1e-4, stress_rate_per_s=0.0)
-    assert inactivation_rate(np.array([0.1, 0.2, 0.5]), np.zeros(3), p) == pytest.approx([5e-5, 0.0, 0.0])
-    q = replace(params, oxygen_loss_rate_per_s=0.0)
+    """k_in (1 - x/x_O) below x_O, 0 above; k_in (sigma/sigma_c)^m for tension only; the
+    two add."""
+    params = replace(degradation_parameters(cm.load_material("nc91")), inactivation_rate_per_s=1e-4)
+    assert inactivation_rate(np.array([0.1, 0.2, 0.5]), np.zeros(3), params) == pytest.approx([5e-5, 0.0, 0.0])
     sigma = np.array([-750e6, 0.0, 750e6])
-    expected = [0.0, 0.0, q.stress_rate_per_s * (750.0 / 375.0) ** 2]
-    assert inactivation_rate(np.full(3, 0.5), sigma, q) == pytest.approx(expected, rel=1e-12)
+    assert inactivation_rate(np.full(3, 0.5), sigma, params) == pytest.approx([0.0, 0.0, 4e-4], rel=1e-12)
+    assert inactivation_rate(np.array([0.1]), np.array([375e6]), params) == pytest.approx([1.5e-4], rel=1e-12)
 
 
 def test_integrated_rate_is_exact_for_a_linear_rate():
@@ -126,7 +125,7 @@ def test_zero_rates_reproduce_the_undamaged_run():
     the same discharge capacities (reference: transport.sphere_transport.run_sphere)."""
     material = cm.load_material("nc91")
     params = replace(degradation_parameters(material), rock_salt_growth_m2_s=0.0, rock_salt_initial_m=0.0,
-                     oxygen_loss_rate_per_s=0.0, stress_rate_per_s=0.0)
+                     inactivation_rate_per_s=0.0)
     experiment = study_protocol(4)
     run, _ = cycle_life(params=params, experiment=experiment, jumps=JumpOptions(enabled=False))
     plain = cm.transport.sphere_transport.run_sphere(material, SphereMesh(2e-6, 40), experiment)

@@ -201,7 +201,7 @@ def test_cycled_particle_goes_through_the_measurements():
     from the x the lost lattice kept) than the quarter that lost least (x_li is the layered
     lattice's mix, phi x + (1 - phi) x_kept)."""
     ds = cm.simulate({
-        "material": "nc91", "material_overrides": {"degradation.oxygen_loss_rate_per_s": 3e-4},
+        "material": "nc91", "material_overrides": {"degradation.inactivation_rate_per_s": 3e-4},
         "particle": {"geometry": "single-crystal", "radius_um": 0.4, "voxel_nm": 100.0},
         "protocol": {"kind": "experiment", "blocks": [{"repeat": 4, "steps": [s.describe() for s in CYCLE]}]},
         "output": {"snapshot_cycles": [4], "snapshots": 2},

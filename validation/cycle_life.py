@@ -1,17 +1,17 @@
 """Cycle life: the fit of the two degradation rate constants, and the table of retentions.
 
-    python validation/cycle_life.py --fit            # fit k_O to SC-NC91, then k_cr to PC-NC91
+    python validation/cycle_life.py --fit            # fit k_in to SC-NC91, then k_cr to PC-NC91
     python validation/cycle_life.py --fit --write    # ... and write both into models/nc91.toml and nm91.toml
-    python validation/cycle_life.py --fit --rows PC  # one row only (PC: with k_O as in the files)
+    python validation/cycle_life.py --fit --rows PC  # one row only (PC: with k_in as in the files)
     python validation/cycle_life.py --table          # all 8 rows (SC/PC x NC91/NM91 x 0.5C/1C)
     python validation/cycle_life.py --table --jobs 2 # two runs at a time
 
 The rows, particles and protocol are defined once, in chemomech/validation/cycle_life.py
 (also the `chemomech validate --case cycle-life` case). What is fitted (models/README.md,
 "Degradation"): one rate constant per mechanism family, each to one row, in order:
-  1. oxygen_loss_rate_per_s (intragranular inactivation) to SC-NC91 at 0.5C, 89.2 %
+  1. inactivation_rate_per_s (intragranular inactivation) to SC-NC91 at 0.5C, 89.2 %
      (a single crystal has no grain boundaries, so boundary fatigue plays no part);
-  2. paris_prefactor (grain-boundary fatigue) to PC-NC91 at 0.5C, 59.7 %, with k_O fixed.
+  2. paris_prefactor (grain-boundary fatigue) to PC-NC91 at 0.5C, 59.7 %, with k_in fixed.
 Each is found by the secant method on log10 of the constant against retention (retention
 falls monotonically as either rate grows), to within FIT_TOLERANCE of the row; every
 evaluation is a full cycle-life run. NM91 takes NC91's values unchanged: its cycle life,
@@ -98,20 +98,20 @@ def write_value(key: str, value: float, row: str) -> None:
 
 
 def fit(write: bool, rows: tuple = ARCHITECTURES) -> dict:
-    """Fit the rows asked for, in order SC then PC (PC with k_O as in the file, or as just
+    """Fit the rows asked for, in order SC then PC (PC with k_in as in the file, or as just
     fitted); with `write` store each value as soon as it is fitted."""
     params = degradation_parameters(load_material("nc91"))
     result = {}
-    k_o = params.oxygen_loss_rate_per_s
+    k_in = params.inactivation_rate_per_s
     if "SC" in rows:
-        print("1. oxygen_loss_rate_per_s to SC-NC91 0.5C, target", TARGETS[("SC", "nc91")])
-        k_o, r_sc, n_sc = fit_row("SC", {}, k_o)
-        result.update({"oxygen_loss_rate_per_s": k_o, "sc_nc91_retention": r_sc, "sc_evaluations": n_sc})
+        print("1. inactivation_rate_per_s to SC-NC91 0.5C, target", TARGETS[("SC", "nc91")])
+        k_in, r_sc, n_sc = fit_row("SC", {}, k_in)
+        result.update({"inactivation_rate_per_s": k_in, "sc_nc91_retention": r_sc, "sc_evaluations": n_sc})
         if write:
-            write_value("oxygen_loss_rate_per_s", k_o, "SC-NC91 0.5C")
+            write_value("inactivation_rate_per_s", k_in, "SC-NC91 0.5C")
     if "PC" in rows:
-        print("2. paris_prefactor to PC-NC91 0.5C, target", TARGETS[("PC", "nc91")], "with k_O =", f"{k_o:.4g}")
-        k_cr, r_pc, n_pc = fit_row("PC", {"oxygen_loss_rate_per_s": k_o}, params.paris_prefactor)
+        print("2. paris_prefactor to PC-NC91 0.5C, target", TARGETS[("PC", "nc91")], "with k_in =", f"{k_in:.4g}")
+        k_cr, r_pc, n_pc = fit_row("PC", {"inactivation_rate_per_s": k_in}, params.paris_prefactor)
         result.update({"paris_prefactor": k_cr, "pc_nc91_retention": r_pc, "pc_evaluations": n_pc})
         if write:
             write_value("paris_prefactor", k_cr, "PC-NC91 0.5C")
@@ -148,7 +148,7 @@ def table(jobs: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fit", action="store_true", help="fit k_O to SC-NC91, then k_cr to PC-NC91")
+    parser.add_argument("--fit", action="store_true", help="fit k_in to SC-NC91, then k_cr to PC-NC91")
     parser.add_argument("--write", action="store_true", help="with --fit: write the values into models/*.toml")
     parser.add_argument("--rows", default="SC,PC", help="with --fit: the rows to fit, in order (SC, PC or SC,PC)")
     parser.add_argument("--table", action="store_true", help="run the 8 rows and write table.md")

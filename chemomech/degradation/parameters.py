@@ -24,8 +24,7 @@ KEYS = {
     "rock_salt_conductivity_S_m": ("rock_salt_conductivity_s_m", 0.0, 1e3, "Li-ion conductivity of the layer [S/m]"),
     # intragranular inactivation (lattice_inactivation.py)
     "oxygen_loss_x": ("oxygen_loss_x", 0.0, 1.0, "Li fraction below which lattice oxygen is lost [-]"),
-    "oxygen_loss_rate_per_s": ("oxygen_loss_rate_per_s", 0.0, 1.0, "inactivation rate k_O at x = 0 [1/s]"),
-    "stress_inactivation_rate_per_s": ("stress_rate_per_s", 0.0, 1.0, "stress-driven inactivation rate beta [1/s]"),
+    "inactivation_rate_per_s": ("inactivation_rate_per_s", 0.0, 1.0, "rate k_in of intragranular inactivation at x = 0 or at sigma_h = sigma_c [1/s]"),
     "stress_inactivation_exponent": ("stress_exponent", 0.0, 10.0, "exponent m of (sigma_h+ / sigma_c)^m [-]"),
     "stress_inactivation_critical_MPa": ("stress_critical_pa", 0.0, 1e5, "critical stress sigma_c [MPa]"),
     "inactive_diffusivity_ratio": ("inactive_diffusivity_ratio", 0.0, 1.0, "D of inactive lattice / D of active lattice [-]"),
@@ -36,8 +35,8 @@ KEYS = {
     "initial_flaw_nm": ("initial_flaw_m", 0.0, 1e4, "initial crack length on every grain-boundary face [nm]"),
     "fracture_toughness_MPa_m05": ("fracture_toughness_pa_m05", 0.0, 100.0, "K_IC: a face breaks at once when K_max reaches it [MPa m^0.5]"),
 }
-AT_LEAST = {"rock_salt_growth_m2_s", "rock_salt_initial_nm", "oxygen_loss_rate_per_s",
-            "stress_inactivation_rate_per_s", "inactive_diffusivity_ratio", "paris_prefactor"}
+AT_LEAST = {"rock_salt_growth_m2_s", "rock_salt_initial_nm", "inactivation_rate_per_s", "inactive_diffusivity_ratio",
+            "paris_prefactor"}
 SCALE = {"rock_salt_initial_nm": 1e-9, "stress_inactivation_critical_MPa": 1e6, "initial_flaw_nm": 1e-9,
          "fracture_toughness_MPa_m05": 1e6}
 
@@ -51,8 +50,7 @@ class DegradationParameters:
     rock_salt_initial_m: float
     rock_salt_conductivity_s_m: float
     oxygen_loss_x: float
-    oxygen_loss_rate_per_s: float
-    stress_rate_per_s: float
+    inactivation_rate_per_s: float
     stress_exponent: float
     stress_critical_pa: float
     inactive_diffusivity_ratio: float

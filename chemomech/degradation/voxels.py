@@ -31,14 +31,17 @@ load it would shed onto its neighbours is not modelled.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from chemomech.degradation.boundary_fatigue import crack_growth
-from chemomech.degradation.lattice_inactivation import face_transmissibility, inactivation_rate, integrated_rate
+from chemomech.degradation.lattice_inactivation import (
+    face_transmissibility,
+    integrated_rate,
+    oxygen_driver,
+    stress_driver,
+)
 from chemomech.degradation.state import DamageIncrement, DamageState
 from chemomech.degradation.surface_layer import layer_growth, layer_resistance, time_above
 from chemomech.geometry.voxel import grain_boundary_faces
@@ -81,7 +84,7 @@ class VoxelDamage:
             self.pair_count = np.bincount(self.pair_of_face).astype(float)  # faces per boundary
         outer = ~con.face_on_boundary
         self.outer_grains = np.unique(con.grain[con.face_cell[outer]])
-        self.needs_stress = self.fatigue or ("lattice_inactivation" in self.mechanisms and params.stress_rate_per_s > 0)
+        self.needs_stress = self.fatigue or ("lattice_inactivation" in self.mechanisms and params.inactivation_rate_per_s > 0)
         self.stiffness = grain_stiffness(material, particle.rotations) if self.needs_stress else None
         self.stress_solves = 0
 
@@ -231,27 +234,23 @@ class VoxelDamage:
         return DamageIncrement(lattice_loss=loss, x_top=x_top, layer_sq=layer, crack_length=crack)
 
     def lattice_loss(self, history, time, picks, sigma_h) -> np.ndarray:
-        """int rate dt per voxel over the cycle: the oxygen term on every stored state, the
-        stress term (if any) interpolated linearly in time between the sampled states."""
+        """int rate dt per voxel over the cycle (lattice_inactivation): the oxygen driver on
+        every stored state, the stress driver interpolated linearly in time between the
+        sampled states (held at the first and last sample towards the cycle's ends)."""
+        params = self.params
         total = np.zeros(self.n)
-        zero = np.zeros(self.n)
-        oxygen_only = replace(self.params, stress_rate_per_s=0.0)
         states = history.states
+        previous = oxygen_driver(np.asarray(states[0], dtype=float), params)
         for k in range(1, len(states)):
-            a = inactivation_rate(np.asarray(states[k - 1], dtype=float), zero, oxygen_only)
-            b = inactivation_rate(np.asarray(states[k], dtype=float), zero, oxygen_only)
-            total += 0.5 * (time[k] - time[k - 1]) * (a + b)
-        if sigma_h is not None and self.params.stress_rate_per_s > 0:
-            stress_only = replace(self.params, oxygen_loss_rate_per_s=0.0)
-            rates = inactivation_rate(np.full(self.n, 1.0), sigma_h, stress_only)  # (S, N), no oxygen term
-            sample_time = time[picks]
-            if picks.size == 1:
-                total += rates[0] * (time[-1] - time[0])
-            else:
-                span = np.concatenate([[time[0]], sample_time, [time[-1]]])
-                values = np.concatenate([rates[:1], rates, rates[-1:]])
-                total += integrated_rate(span, values)
-        return total
+            current = oxygen_driver(np.asarray(states[k], dtype=float), params)
+            total += 0.5 * (time[k] - time[k - 1]) * (previous + current)
+            previous = current
+        if sigma_h is not None:
+            drivers = stress_driver(sigma_h, params)  # (S, N)
+            span = np.concatenate([[time[0]], time[picks], [time[-1]]])
+            values = np.concatenate([drivers[:1], drivers, drivers[-1:]])
+            total += integrated_rate(span, values)
+        return params.inactivation_rate_per_s * total
 
     def li_balance(self, stepper, x_start, history) -> float:
         return voxel_li_balance(stepper, self.material.c_max, x_start, history)

@@ -12,9 +12,9 @@ discharge capacity of the last cycle over that of the first cycle after formatio
 
 Calibration rows (the only retention numbers a model may be fitted to, both NC91 at
 0.5C): SC 89.2 % and PC 59.7 %. One rate constant is fitted per mechanism family, in this
-order (validation/cycle_life.py --fit): the oxygen-loss rate k_O of intragranular
-inactivation to SC-NC91 (a single crystal has no grain boundaries), then the Paris-law
-prefactor k_cr of boundary fatigue to PC-NC91 with k_O fixed. Everything else (NM91 at
+order (validation/cycle_life.py --fit): the rate k_in of intragranular inactivation to
+SC-NC91 (a single crystal has no grain boundaries), then the Paris-law prefactor k_cr of
+boundary fatigue to PC-NC91 with k_in fixed. Everything else (NM91 at
 0.5C, all four at 1C) is a prediction of the same parameters.
 """
 
@@ -28,7 +28,7 @@ SOURCE = "the study (physics brief, 'Cycling and cycle life')"
 ARCHITECTURES = ("SC", "PC")
 MATERIALS = ("nc91", "nm91")
 RATES = (0.5, 1.0)
-FITTED = {"SC": "oxygen_loss_rate_per_s", "PC": "paris_prefactor"}  # [degradation] key fitted on each row
+FITTED = {"SC": "inactivation_rate_per_s", "PC": "paris_prefactor"}  # [degradation] key fitted on each row
 
 PARTICLES = {
     "SC": {"geometry": "single-crystal", "shape": "sphere", "radius_um": 2.0, "voxel_nm": 100.0,
@@ -123,7 +123,7 @@ def cycle_life_case():
         else:
             rows.append(reported(name, row["retention"], "prediction (not fitted)", SOURCE))
     text = ("SC: 2 um single-crystal sphere, 100 nm voxels; PC: 2 um polycrystal of 0.4 um grains, 100 nm voxels; "
-            "3 formation cycles at C/10, then 100 cycles, 2.8-4.5 V. k_O was fitted to SC-NC91 0.5C and k_cr to "
+            "3 formation cycles at C/10, then 100 cycles, 2.8-4.5 V. k_in was fitted to SC-NC91 0.5C and k_cr to "
             "PC-NC91 0.5C (validation/cycle_life.py); every other row is a prediction.")
     return Outcome(rows, {"cycle_life_retention.png": retention_figure(results)}, text)
 
