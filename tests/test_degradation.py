@@ -32,12 +32,15 @@ def study_protocol(cycles: int = 100) -> Experiment:
     return Experiment((Block(steps(FORMATION), 3), Block(steps(CYCLE), cycles)))
 
 
+K_IN = 2.78e-7  # [1/s] a fixed intragranular rate (OKane2022's beta), so these tests do not move with the fit
+
+
 def cycle_life(material="nc91", cells=40, jumps=JumpOptions(), experiment=None, params=None,
                mechanisms=MECHANISMS):
     material = cm.load_material(material)
+    params = params or replace(degradation_parameters(material), inactivation_rate_per_s=K_IN)
     mesh = SphereMesh(2e-6, cells)
-    model = SphereDamage(material, mesh, params or degradation_parameters(material), mechanisms, 298.15,
-                         PhysicsOptions())
+    model = SphereDamage(material, mesh, params, mechanisms, 298.15, PhysicsOptions())
     run = run_cycle_life(model, np.full(cells, material.x_initial), experiment or study_protocol(), SolverOptions(),
                          material.capacity_nominal, jumps)
     return run, model

@@ -24,7 +24,7 @@ from chemomech.transport.integrator import SolverOptions, run_protocol
 from chemomech.transport.voxel_transport import VoxelStepper, voxel_li_balance
 
 NC91 = cm.load_material("nc91")
-PARAMS = degradation_parameters(NC91)
+PARAMS = replace(degradation_parameters(NC91), inactivation_rate_per_s=2.78e-7)  # fixed: independent of the fit
 CYCLE = (step_from_any("Charge at 0.5C until 4.5 V"), step_from_any("Discharge at 0.5C until 2.8 V"))
 FORMATION = (step_from_any("Charge at C/10 until 4.5 V"), step_from_any("Discharge at C/10 until 2.8 V"))
 SOLVER = SolverOptions(tolerance=1e-3, max_step_fraction=0.05)  # the voxel defaults
