@@ -246,6 +246,7 @@ def config(**changes):
     ({"degradation": {"jump_tolerance": 1e-3}}, "degradation.jump_tolerance = 0.001 has no effect"),
     ({"degradation__jump_tolerance": 0.0}, "jump_tolerance = 0.0"),
     ({"degradation__min_jump_cycles": 30}, "min_jump_cycles = 30 is above max_jump_cycles = 25"),
+    ({"protocol__stops": ["discharge capacity < 80 % of cycle 2"]}, "does not take whole-run stops"),
     ({"material": "nmc811"}, "has no \\[degradation\\] table"),
     ({"material_overrides": {"degradation.oxygen_loss_x": 1.5}}, "oxygen_loss_x = 1.5 is out of range"),
     ({"material_overrides": {"degradation.paris_prefactor": -1.0}}, "paris_prefactor = -1 is out of range"),

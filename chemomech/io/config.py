@@ -425,6 +425,10 @@ def _check_degradation(resolved: dict, mat) -> None:
         raise ConfigError(f"degradation.mechanisms = {mechanisms!r} needs a cycle-life protocol, but protocol.kind = "
                           f"{protocol['kind']!r} has {cycles} cycle; allowed: kind = \"experiment\" with at least two "
                           f"cycles (e.g. runs/cycle_life_sc.toml), or leave [degradation] out")
+    if protocol.get("stops"):
+        raise ConfigError(f"protocol.stops = {protocol['stops']!r} with degradation.mechanisms: a cycle-life run does "
+                          f"not take whole-run stops (the cycles jumped over have no measured capacity); allowed: "
+                          f"leave protocol.stops out and read capacity_retention")
     if table.get("min_jump_cycles", 1) > table.get("max_jump_cycles", 25):
         raise ConfigError(f"degradation.min_jump_cycles = {table['min_jump_cycles']} is above max_jump_cycles = "
                           f"{table.get('max_jump_cycles', 25)}; allowed: min_jump_cycles <= max_jump_cycles")
