@@ -65,7 +65,7 @@ grid as the material table.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from chemomech.transport.sphere_kernels import TABLE_D, TABLE_I0, TABLE_U, table_lookup
 
@@ -219,12 +219,14 @@ def surface_currents(x, phi, face_cell, face_q, guess, table, two_rt_f, current,
                              two_rt_f, current, di_dphi, di_dx)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def shifted_surface_currents(x, phi, shift, face_cell, face_q, guess, table, two_rt_f, current,
                              di_dphi, di_dx):
     """surface_currents with the equilibrium potential of face f lowered by shift_f [V]
-    (U(x_s) - mu_extra,i/F: shift_f = mu_extra,i/F of the face's voxel), i.e. phi -> phi + shift_f."""
-    for f in range(face_cell.shape[0]):
+    (U(x_s) - mu_extra,i/F: shift_f = mu_extra,i/F of the face's voxel), i.e. phi -> phi + shift_f.
+    The faces are independent (each writes only its own entries): they run in parallel
+    threads, with results that do not depend on the thread count."""
+    for f in prange(face_cell.shape[0]):
         i, dp, dx = face_current(x[face_cell[f]], phi + shift[f], guess[f], face_q[f], table, two_rt_f)
         current[f] = i
         di_dphi[f] = dp
