@@ -4,6 +4,7 @@ jumping and the errors of a cycle-life configuration (chemomech/degradation/).""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -349,3 +350,29 @@ def test_a_kept_cycle_starts_where_the_cycle_before_ended():
     end = snapshots(4).isel(snapshot=-1)
     assert float(start.snapshot_time) == pytest.approx(float(end.snapshot_time), rel=1e-12)
     assert start.x_li_active.values == pytest.approx(end.x_li_active.values, abs=1e-12)
+
+
+def test_retention_and_damage_plots_from_the_command_line(tmp_path):
+    """`chemomech plot RUN RUN` draws retention vs cycle of cycling runs (labelled by the
+    ageing rate), `--figure damage` the damage of one; a non-cycle-life run has no damage
+    fields: a one-line error (exit 2)."""
+    import tomli_w
+
+    from chemomech.cli.main import main
+    from chemomech.plotting.cycle_life import retention_label
+
+    runs = []
+    for material in ("nc91", "nm91"):
+        path = tmp_path / f"{material}.toml"
+        path.write_text(tomli_w.dumps(config(material=material)))
+        out = tmp_path / material
+        assert main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+        runs.append(str(out))
+    assert main(["plot", *runs, "--out", str(tmp_path / "retention.png")]) == 0
+    assert main(["plot", runs[0], "--figure", "damage", "--out", str(tmp_path / "damage.png")]) == 0
+    assert (tmp_path / "retention.png").stat().st_size > 0 and (tmp_path / "damage.png").stat().st_size > 0
+    assert retention_label(cm.io.results.open_run(runs[0])) == "NC91, ageing at 0.5C"
+    plain = tmp_path / "plain"
+    assert main(["run", str(Path(__file__).resolve().parents[1] / "runs" / "sphere_1d.toml"), "--set",
+                 "particle.cells=20", "--out", str(plain), "--quiet"]) == 0
+    assert main(["plot", str(plain), "--figure", "damage", "--out", str(tmp_path / "no.png")]) == 2

@@ -133,11 +133,12 @@ def _plot(args) -> int:
                                       and all(is_cycling_run(open_run(run)) for run in args.runs)):
         from chemomech.plotting.cycle_life import plot_retention
 
+        from chemomech.plotting.cycle_life import retention_label
+
         runs = {}
         for run in args.runs:
             ds = open_run(run)
-            label = f"{run_label(ds)} ({Path(run).name})"
-            runs[label] = ds
+            runs[f"{retention_label(ds)} ({Path(run).name})"] = ds
         print(f"wrote {plot_retention(runs, args.out)}")
         return 0
     results = {}

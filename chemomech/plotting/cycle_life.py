@@ -28,6 +28,14 @@ def is_cycle_life_run(ds: xr.Dataset) -> bool:
     return "cycle_simulated" in ds
 
 
+def retention_label(ds: xr.Dataset) -> str:
+    """'NC91, ageing at 0.5C': the material and the C-rate of the last cycle's discharge
+    (the ageing rate; the formation cycles before it may be slower)."""
+    rate = float(ds["cycle_discharge_c_rate"].values[-1]) if "cycle_discharge_c_rate" in ds else float("nan")
+    text = f"C/{1 / rate:g}" if 0 < rate < 1 and abs(1 / rate - round(1 / rate)) < 1e-9 and rate < 0.5 else f"{rate:g}C"
+    return f"{ds.attrs.get('material', '?')}, ageing at {text}"
+
+
 def retention_figure(results: dict[str, xr.Dataset]):
     """Capacity retention [%] vs cycle of each run (a line through every cycle, markers on
     the cycles simulated in full), and the mean active lattice fraction [%] below it."""
