@@ -359,6 +359,7 @@ def test_retention_and_damage_plots_from_the_command_line(tmp_path):
     import tomli_w
 
     from chemomech.cli.main import main
+    from chemomech.io.results import open_run
     from chemomech.plotting.cycle_life import retention_label
 
     runs = []
@@ -371,7 +372,7 @@ def test_retention_and_damage_plots_from_the_command_line(tmp_path):
     assert main(["plot", *runs, "--out", str(tmp_path / "retention.png")]) == 0
     assert main(["plot", runs[0], "--figure", "damage", "--out", str(tmp_path / "damage.png")]) == 0
     assert (tmp_path / "retention.png").stat().st_size > 0 and (tmp_path / "damage.png").stat().st_size > 0
-    assert retention_label(cm.io.results.open_run(runs[0])) == "NC91, ageing at 0.5C"
+    assert retention_label(open_run(runs[0])) == "NC91, ageing at 0.5C"
     plain = tmp_path / "plain"
     assert main(["run", str(Path(__file__).resolve().parents[1] / "runs" / "sphere_1d.toml"), "--set",
                  "particle.cells=20", "--out", str(plain), "--quiet"]) == 0
