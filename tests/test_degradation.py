@@ -352,6 +352,7 @@ def test_a_kept_cycle_starts_where_the_cycle_before_ended():
     assert start.x_li_active.values == pytest.approx(end.x_li_active.values, abs=1e-12)
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` near a minute
 def test_retention_and_damage_plots_from_the_command_line(tmp_path):
     """`chemomech plot RUN RUN` draws retention vs cycle of cycling runs (labelled by the
     ageing rate), `--figure damage` the damage of one; a non-cycle-life run has no damage

@@ -152,6 +152,7 @@ def test_cycle_jumping_on_a_small_crystal_agrees_with_every_cycle():
 # ---- a polycrystal run ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` near a minute
 def test_polycrystal_cycle_life_result_and_export(tmp_path):
     """A small polycrystal with every mechanism, 4 cycles: cracks only grow, the wiring
     stays in [0, 1], and the damage fields are in result.nc and in the ParaView export."""
@@ -194,6 +195,7 @@ def test_faces_cut_off_do_not_end_a_step():
     assert stepper.surface_range(x) == (0.6, 0.6)
 
 
+@pytest.mark.slow  # > 1 s: keeps `-m "not slow"` near a minute
 def test_cycled_particle_goes_through_the_measurements():
     """A small crystal after 4 cycles with strong oxygen loss: XRD, SXDM and XANES of its
     discharged snapshot work, and XANES sees the inactive lattice still oxidised - the
