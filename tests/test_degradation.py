@@ -378,3 +378,28 @@ def test_retention_and_damage_plots_from_the_command_line(tmp_path):
     assert main(["run", str(Path(__file__).resolve().parents[1] / "runs" / "sphere_1d.toml"), "--set",
                  "particle.cells=20", "--out", str(plain), "--quiet"]) == 0
     assert main(["plot", str(plain), "--figure", "damage", "--out", str(tmp_path / "no.png")]) == 2
+
+
+@pytest.mark.slow  # a Dask cluster starts: > 1 s
+def test_cycle_life_sweep_runs_and_plots_retention(tmp_path):
+    """A small cycle-life sweep with a labelled protocol axis runs on Dask; its summary.nc
+    holds the retention and the damage of each point over `cycle`, and `chemomech plot
+    DIR` draws retention vs cycle (the sweep has no numeric axis)."""
+    import tomli_w
+    import xarray as xr
+
+    from chemomech.cli.main import main
+
+    base = config()
+    blocks = lambda rate: [{"repeat": 1, "steps": list(FORMATION)},  # noqa: E731
+                           {"repeat": 2, "steps": [f"Charge at {rate} until 4.5 V", f"Discharge at {rate} until 2.8 V"]}]
+    sweep = {"base": base, "axes": {"protocol.blocks": {"labels": ["0.5C", "1C"], "values": [blocks("0.5C"), blocks("1C")]}}}
+    path = tmp_path / "mini.sweep.toml"
+    path.write_text(tomli_w.dumps(sweep))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    summary = xr.open_dataset(out / "summary.nc")
+    assert list(summary["blocks"].values) == ["0.5C", "1C"]
+    assert summary["capacity_retention"].sizes["cycle"] == 3
+    assert np.all(summary["active_fraction_mean"].values < 1.0)
+    assert main(["plot", str(out), "--out", str(tmp_path / "retention.png")]) == 0

@@ -35,7 +35,10 @@ def open_run(run: str | Path) -> xr.Dataset:
 
 
 CYCLE_FIGURES = ("charge_capacity", "discharge_capacity", "coulombic_efficiency", "charge_energy",
-                 "discharge_energy", "mean_charge_voltage", "mean_discharge_voltage", "capacity_retention")
+                 "discharge_energy", "mean_charge_voltage", "mean_discharge_voltage", "capacity_retention",
+                 # cycle-life runs ([degradation]): the damage per cycle
+                 "cycle_simulated", "active_fraction_mean", "rock_salt_thickness_cycle", "cracked_boundary_fraction",
+                 "wired_lattice_fraction", "isolated_grain_fraction")
 
 
 def open_cycle_table(run: str | Path) -> xr.Dataset | None:

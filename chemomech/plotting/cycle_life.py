@@ -39,28 +39,57 @@ def retention_label(ds: xr.Dataset) -> str:
 def retention_figure(results: dict[str, xr.Dataset]):
     """Capacity retention [%] vs cycle of each run (a line through every cycle, markers on
     the cycles simulated in full), and the mean active lattice fraction [%] below it."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True, constrained_layout=True,
-                                      gridspec_kw={"height_ratios": (3, 2)})
+    damage = any("active_fraction_mean" in ds for ds in results.values())
+    if damage:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True, constrained_layout=True,
+                                          gridspec_kw={"height_ratios": (3, 2)})
+    else:  # cycling runs without damage: retention alone
+        fig, top = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
+        bottom = None
     for k, (label, ds) in enumerate(results.items()):
         colour = COLOURS[k % len(COLOURS)]
         cycle = ds["cycle"].values
         retention = 100.0 * ds["capacity_retention"].values
         simulated = ds["cycle_simulated"].values if "cycle_simulated" in ds else np.ones(cycle.size, dtype=bool)
-        reference = int(ds["capacity_retention"].attrs.get("reference_cycle", 1))
+        # the reference cycle: from the attrs, else the first cycle whose retention is exactly 1
+        ones = np.flatnonzero(retention == 100.0)
+        reference = int(ds["capacity_retention"].attrs.get("reference_cycle", cycle[ones[0]] if ones.size else 1))
         after = cycle >= reference
         top.plot(cycle[after], retention[after], color=colour, lw=1.6,
                  label=f"{label}: {retention[-1]:.1f} % at cycle {cycle[-1]}")
         top.plot(cycle[after & simulated], retention[after & simulated], "o", color=colour, ms=3.5, mfc="white")
-        if "active_fraction_mean" in ds:
+        if bottom is not None and "active_fraction_mean" in ds:
             bottom.plot(cycle, 100.0 * ds["active_fraction_mean"].values, color=colour, lw=1.6)
-    top.set_ylabel(f"discharge capacity retention (%)")
+    top.set_ylabel("discharge capacity retention (%)")
     top.legend(fontsize=8, frameon=False, loc="lower left")
     top.set_title("open markers: cycles simulated in full; lines through the jumped cycles", fontsize=8)
-    bottom.set_ylabel("active lattice (%)")
-    bottom.set_xlabel("cycle")
+    (bottom if bottom is not None else top).set_xlabel("cycle")
     for ax in (top, bottom):
-        ax.grid(alpha=0.3)
+        if ax is not None:
+            ax.grid(alpha=0.3)
+    if bottom is not None:
+        bottom.set_ylabel("active lattice (%)")
     return fig
+
+
+def sweep_retention_results(summary: xr.Dataset) -> dict[str, xr.Dataset]:
+    """A sweep's summary (DIR/summary.nc) as {label: per-cycle figures of one point} for
+    retention_figure: every complete point, labelled by its axis values."""
+    axes = [name for name in summary["status"].dims]
+    results = {}
+    for index in np.ndindex(*summary["status"].shape):
+        point = summary.isel(dict(zip(axes, index)))
+        if str(point["status"].values) != "ok":
+            continue
+        label = ", ".join(f"{axis}={point[axis].values}" for axis in axes)
+        table = xr.Dataset({name: ("cycle", point[name].values) for name in point.data_vars
+                            if point[name].dims == ("cycle",)}, coords={"cycle": summary["cycle"].values})
+        kept = np.isfinite(table["capacity_retention"].values)
+        table = table.isel(cycle=np.flatnonzero(kept))
+        if "cycle_simulated" in table:
+            table["cycle_simulated"] = ("cycle", table["cycle_simulated"].values.astype(bool))
+        results[label] = table
+    return results
 
 
 def plot_retention(results: dict[str, xr.Dataset], path: str | Path) -> Path:

@@ -1,4 +1,6 @@
-"""Figures of a sweep (DIR/summary.nc): a summary figure against each numeric axis.
+"""Figures of a sweep (DIR/summary.nc): a summary figure against each numeric axis; a
+sweep with no numeric axis but per-cycle figures (a cycle-life sweep) draws retention vs
+cycle of every point (plotting/cycle_life.py).
 
 One panel per numeric axis with more than one value (C-rate on a log axis, radius and
 other keys linear), one line per combination of the other axes (one per material in the
@@ -151,5 +153,10 @@ def plot_sweep_directory(sweep_dir: str | Path, path: str | Path) -> Path:
     from chemomech.sweep.summary import open_summary
 
     ds = open_summary(sweep_dir)
+    numeric = [name for name in ds["status"].dims if ds.sizes[name] > 1 and np.issubdtype(ds[name].dtype, np.number)]
+    if not numeric and "capacity_retention" in ds:  # a cycle-life sweep: retention vs cycle of every point
+        from chemomech.plotting.cycle_life import plot_retention, sweep_retention_results
+
+        return plot_retention(sweep_retention_results(ds), path)
     figure = "discharge_capacity_last_mAh_g" if "discharge_capacity_last_mAh_g" in ds else "capacity_mAh_g"
     return plot_sweep(ds, path, figure)
