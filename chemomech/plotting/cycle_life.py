@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from chemomech.errors import ChemomechError
+from chemomech.io.results import rate_label
 from chemomech.plotting import save_figure
 from chemomech.plotting.slices import axis_label, centred_extent, mid_plane
 
@@ -32,7 +33,7 @@ def retention_label(ds: xr.Dataset) -> str:
     """'NC91, ageing at 0.5C': the material and the C-rate of the last cycle's discharge
     (the ageing rate; the formation cycles before it may be slower)."""
     rate = float(ds["cycle_discharge_c_rate"].values[-1]) if "cycle_discharge_c_rate" in ds else float("nan")
-    text = f"C/{1 / rate:g}" if 0 < rate < 1 and abs(1 / rate - round(1 / rate)) < 1e-9 and rate < 0.5 else f"{rate:g}C"
+    text = rate_label(rate) if not rate >= 0.5 else f"{rate:g}C"  # 0.5C, as the study writes it, not C/2
     return f"{ds.attrs.get('material', '?')}, ageing at {text}"
 
 

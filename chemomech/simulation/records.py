@@ -61,6 +61,12 @@ def snapshot_plan(history: History, count: int, cycles: list[int]) -> list[tuple
     return [times[t] for t in sorted(times)]
 
 
+def plan_rows(plan) -> np.ndarray:
+    """The row each snapshot (k, w) of a plan belongs to: k, or k + 1 when it lies inside
+    the time step that ends there (w > 0)."""
+    return np.array([k + 1 if w > 0 else k for k, w in plan], dtype=np.int64)
+
+
 def plan_state(history: History, k: int, w: float) -> np.ndarray:
     """The stored state of snapshot (k, w) (linear in time between two stored rows)."""
     n = int(np.searchsorted(history.state_rows, k))  # state_rows is sorted; row k is stored
@@ -77,7 +83,7 @@ def snapshot_series(material: Material, history: History, plan) -> tuple[dict, n
     k1 = np.minimum(k + 1, len(history.time) - 1)
     at = lambda values: (1 - w) * values[k] + w * values[k1]  # noqa: E731
     times = at(history.time)
-    row = np.where(w > 0, k1, k)
+    row = plan_rows(plan)
     capacity = at(history.charge) * MAH_G_PER_C_KG
     return {
         "snapshot_soc": ("snapshot", capacity / material.capacity_nominal,

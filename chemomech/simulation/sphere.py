@@ -10,7 +10,7 @@ from chemomech.degradation.sphere import SphereDamage
 from chemomech.geometry.sphere import SphereMesh
 from chemomech.materials.material import Material
 from chemomech.mechanics.sphere_stress import sphere_stress_from_x
-from chemomech.simulation.records import plan_state
+from chemomech.simulation.records import plan_rows, plan_state
 from chemomech.transport.sphere_transport import SphereSolution, run_sphere
 
 
@@ -93,8 +93,7 @@ class SphereRun:
         x_snap = np.array([plan_state(solution.history, k, w) for k, w in plan])
         damage = {}
         if self.cycle_life is not None:
-            rows = np.array([k + (1 if w > 0 else 0) for k, w in plan])
-            damage = self.damage_fields(x_snap, solution.history.cycle[rows])
+            damage = self.damage_fields(x_snap, solution.history.cycle[plan_rows(plan)])
             x_snap = damage.pop("x_li")
         stress = sphere_stress_from_x(mesh, material, x_snap)
         dims = ("snapshot", "r")

@@ -19,7 +19,7 @@ from chemomech.geometry.voxel import (
 from chemomech.materials.material import Material
 from chemomech.mechanics.grain_boundary import boundary_tractions, traction_summary
 from chemomech.mechanics.lattice_strain import grain_stiffness, snapshot_mechanics
-from chemomech.simulation.records import plan_state
+from chemomech.simulation.records import plan_rows, plan_state
 from chemomech.transport.voxel_transport import VoxelSolution, run_voxels, voxel_connectivity
 
 
@@ -77,16 +77,14 @@ class VoxelRun:
         life = self.cycle_life = run_cycle_life(damage, np.full(damage.n, spec.material.x_initial), spec.experiment,
                                                 spec.solver, spec.material.capacity_nominal, degradation.jumps,
                                                 progress, keep_cycles=spec.snapshot_cycles or None)
-        last = damage.stepper(life.cycles[-1].state)
-        return VoxelSolution(
+        return VoxelSolution(  # the reacting area is the pristine one (the C-rate's basis)
             history=life.history, li_balance_error=max(cycle.li_balance_error for cycle in life.cycles),
-            particle=self.particle, connectivity=damage.connectivity, reacting_area=last.reacting_area,
-            face_current_end=last.face_current.copy())
+            particle=self.particle, connectivity=damage.connectivity,
+            reacting_area=float(damage.reacting_area_per_voxel.sum()))
 
     def damage_snapshots(self, plan, history) -> list:
         """The damage state each snapshot sees: that held during its cycle."""
-        rows = [k + (1 if w > 0 else 0) for k, w in plan]
-        return [self.cycle_life.states_by_cycle[int(history.cycle[row])] for row in rows]
+        return [self.cycle_life.states_by_cycle[int(history.cycle[row])] for row in plan_rows(plan)]
 
     def cycle_damage(self) -> dict:
         """Per-cycle damage over `cycle` at the start of each cycle (skipped cycles
